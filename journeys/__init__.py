@@ -1,0 +1,1 @@
+"""Journeys: scenario files become durable Temporal journeys that send rendered messages."""

@@ -1,0 +1,199 @@
+"""The scenario language as pydantic models.
+
+Pure code with no I/O: a parsed scenario is the snapshot a journey carries in its workflow
+input, and this module is imported inside Temporal's workflow sandbox. Reading YAML files
+(with line numbers) lives in ``journeys.scenario_file``; checks that need Jinja or the
+template folder live in ``journeys.validate``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from journeys.durations import Duration
+
+Channel = Literal["email", "sms", "push"]
+Purpose = Literal["marketing", "transactional"]
+ReentryPolicy = Literal["restart", "ignore", "once", "once_per"]
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_Strict):
+    """Common to every step: a stable id (written or generated) and its source line."""
+
+    id: str
+    line: int = Field(default=0, exclude=True, repr=False)
+
+    def children(self) -> Iterator[tuple[str, list[AnyStep]]]:
+        """Named nested blocks, in source order (none for simple steps)."""
+        return iter(())
+
+
+class WaitStep(Step):
+    kind: Literal["wait"] = "wait"
+    duration: Duration
+
+
+class WaitUntilStep(Step):
+    """Wait for a local time of day, a computed moment (``at``), or both (that day, at time)."""
+
+    kind: Literal["wait_until"] = "wait_until"
+    time: str | None = None
+    at: str | None = None
+    offset: Duration | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _time_of_day(cls, value: str | None) -> str | None:
+        if value is not None and not _LOCAL_TIME.match(value):
+            raise ValueError(f"'{value}' is not a time of day: write it as HH:MM, e.g. 09:30")
+        return value
+
+
+class WaitForStep(Step):
+    kind: Literal["wait_for"] = "wait_for"
+    event: str
+    timeout: Duration
+    where: str | None = None
+    received: list[AnyStep] = Field(default_factory=list)
+    timed_out: list[AnyStep] = Field(default_factory=list)
+
+    def children(self) -> Iterator[tuple[str, list[AnyStep]]]:
+        yield "received", self.received
+        yield "timed_out", self.timed_out
+
+
+class IfStep(Step):
+    kind: Literal["if"] = "if"
+    condition: str
+    then: list[AnyStep] = Field(default_factory=list)
+    otherwise: list[AnyStep] = Field(default_factory=list)
+
+    def children(self) -> Iterator[tuple[str, list[AnyStep]]]:
+        yield "then", self.then
+        yield "else", self.otherwise
+
+
+class SplitVariant(_Strict):
+    name: str
+    weight: int = Field(gt=0)
+    steps: list[AnyStep] = Field(default_factory=list)
+    line: int = Field(default=0, exclude=True, repr=False)
+
+
+class SplitStep(Step):
+    """Deterministic per customer: the same customer always lands in the same variant."""
+
+    kind: Literal["split"] = "split"
+    variants: list[SplitVariant] = Field(min_length=1)
+    holdout: int = Field(default=0, ge=0, lt=100)
+
+    def children(self) -> Iterator[tuple[str, list[AnyStep]]]:
+        for variant in self.variants:
+            yield f"variant {variant.name}", variant.steps
+
+
+class SendStep(Step):
+    """One message; ``channels`` is an ordered fallback list (first reachable one wins)."""
+
+    kind: Literal["send"] = "send"
+    channels: list[Channel] = Field(min_length=1)
+    template: str
+    purpose: Purpose | None = None
+
+
+class UpdateStep(Step):
+    kind: Literal["update"] = "update"
+    set: dict[str, Any] = Field(min_length=1)
+
+
+class ExitStep(Step):
+    kind: Literal["exit"] = "exit"
+    reason: str = "exit step"
+
+
+AnyStep = Annotated[
+    WaitStep | WaitUntilStep | WaitForStep | IfStep | SplitStep | SendStep | UpdateStep | ExitStep,
+    Field(discriminator="kind"),
+]
+STEP_KINDS = ("wait", "wait_until", "wait_for", "if", "split", "send", "update", "exit")
+
+
+class Trigger(_Strict):
+    event: str
+
+
+class Entry(_Strict):
+    condition: str | None = None
+    reentry: ReentryPolicy = "restart"
+    once_per: Duration | None = None
+
+
+class Goal(_Strict):
+    event: str
+    within: Duration
+
+
+class Sample(_Strict):
+    """Example data for validation and previews: what a real trigger event would carry."""
+
+    customer: dict[str, Any] = Field(default_factory=dict)
+    event: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(_Strict):
+    id: str
+    name: str
+    description: str = ""
+    category: Purpose = "marketing"
+    trigger: Trigger
+    entry: Entry = Entry()
+    exit_on: list[str] = Field(default_factory=list)
+    goal: Goal | None = None
+    steps: list[AnyStep] = Field(min_length=1)
+    sample: Sample = Sample()
+    # Set by the loader: where the snapshot came from and a digest of its text.
+    source: str = ""
+    version: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(
+                f"'{value}' is not a valid scenario id: use lowercase letters, digits, '-', '_'"
+            )
+        return value
+
+    def walk(self) -> Iterator[AnyStep]:
+        """Every step, depth first in source order."""
+        yield from walk_steps(self.steps)
+
+    def listens_to(self) -> set[str]:
+        """Event names a running journey of this scenario wants to hear about."""
+        names = set(self.exit_on) | {self.trigger.event}
+        if self.goal:
+            names.add(self.goal.event)
+        names.update(step.event for step in self.walk() if isinstance(step, WaitForStep))
+        return names
+
+
+def walk_steps(steps: list[AnyStep]) -> Iterator[AnyStep]:
+    for step in steps:
+        yield step
+        for _, block in step.children():
+            yield from walk_steps(block)
+
+
+for _model in (WaitForStep, IfStep, SplitVariant, SplitStep, Scenario):
+    _model.model_rebuild()

@@ -1,0 +1,212 @@
+"""Reading scenario files: YAML shorthand → normalized tree → ``Scenario``, with file:line errors.
+
+Marketers write steps as ``- wait: 1h`` or ``- send: {id: x, channel: email, ...}``; the
+normalizer turns each into the explicit ``{kind: ..., ...}`` form the model validates, keeping
+the line of every key so pydantic's errors can be reported where they were written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from journeys.problems import Problem, ScenarioError
+from journeys.scenario import STEP_KINDS, Scenario
+from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml
+
+# Scalar shorthand: which field a bare value fills, per step kind.
+_SCALAR_FIELD = {"wait": "duration", "exit": "reason", "if": "condition"}
+_TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
+# Model field → the word the marketer wrote, for messages.
+_WRITTEN_AS = {"condition": "if", "otherwise": "else", "channels": "channel"}
+
+
+class _Normalizer:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.counter = 0
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.file, line, message))
+
+    def scenario(self, raw: LineDict) -> LineDict:
+        out = _copy(raw)
+        entry = raw.get("entry")
+        if isinstance(entry, LineDict):
+            out["entry"] = self.entry(entry)
+        if isinstance(raw.get("exit_on"), str):
+            out["exit_on"] = [raw["exit_on"]]
+        if "steps" in raw:
+            out["steps"] = self.steps(raw["steps"], raw.line_of("steps"))
+        return out
+
+    def entry(self, raw: LineDict) -> LineDict:
+        out = _copy(raw)
+        _rename(out, "if", "condition")
+        reentry = raw.get("reentry")
+        if isinstance(reentry, LineDict):
+            if set(reentry) != {"once_per"}:
+                self.problem(reentry.line, "reentry must be restart, ignore, once or {once_per: <duration>}")
+            out["reentry"] = "once_per"
+            _put(out, "once_per", reentry.get("once_per"), reentry.line_of("once_per"))
+        elif reentry == "once_per":
+            self.problem(raw.line_of("reentry"), "reentry once_per needs a period: {once_per: 365d}")
+        return out
+
+    def steps(self, raw: Any, line: int) -> Any:
+        if not isinstance(raw, list):
+            return raw  # the model reports "should be a list" at this line
+        out = LineList()
+        out.line = getattr(raw, "line", line)
+        out.item_lines = list(getattr(raw, "item_lines", [line] * len(raw)))
+        for index, item in enumerate(raw):
+            out.append(self.step(item, out.line_of(index)))
+        return out
+
+    def step(self, raw: Any, line: int) -> Any:
+        self.counter += 1
+        if raw == "exit":
+            raw = _line_dict({"exit": None}, line)
+        if not isinstance(raw, LineDict):
+            self.problem(line, f"a step must be a mapping such as 'wait: 1h', not {raw!r}")
+            return _line_dict({"kind": "exit", "id": f"invalid-{self.counter}"}, line)
+        kinds = [key for key in raw if key in STEP_KINDS]
+        if len(kinds) != 1:
+            found = ", ".join(map(str, raw)) or "nothing"
+            self.problem(raw.line, f"a step needs exactly one of {', '.join(STEP_KINDS)} (found: {found})")
+            return _line_dict({"kind": "exit", "id": f"invalid-{self.counter}"}, raw.line)
+        kind = kinds[0]
+        body = raw[kind]
+        out = _line_dict({"kind": kind}, raw.line)
+        out["line"] = raw.line
+        if isinstance(body, LineDict):
+            for key, value in body.items():
+                _put(out, key, value, body.line_of(key))
+        elif body is not None:
+            _put(out, self.scalar_field(kind, body), body, raw.line_of(kind))
+        for key, value in raw.items():
+            if key != kind:
+                if key in out:
+                    self.problem(raw.line_of(key), f"'{key}' is given twice in this step")
+                _put(out, key, value, raw.line_of(key))
+        _rename(out, "else", "otherwise")
+        if kind == "send" and "channel" in out:
+            if "channels" in out:
+                self.problem(out.line_of("channel"), "write either 'channel' or 'channels', not both")
+            channel = out.pop("channel")
+            _put(out, "channels", [channel] if isinstance(channel, str) else channel, out.line)
+        out.setdefault("id", f"{kind}-{self.counter}")
+        for key in ("then", "otherwise", "received", "timed_out"):
+            if key in out:
+                out[key] = self.steps(out[key], out.line_of(key))
+        if kind == "split" and isinstance(out.get("variants"), list):
+            out["variants"] = self.variants(out["variants"])
+        return out
+
+    def scalar_field(self, kind: str, body: Any) -> str:
+        if kind == "wait_until":
+            return "time" if isinstance(body, str) and _TIME_OF_DAY.match(body) else "at"
+        return _SCALAR_FIELD.get(kind, "__value")
+
+    def variants(self, raw: LineList) -> LineList:
+        out = LineList()
+        out.line, out.item_lines = raw.line, list(raw.item_lines)
+        for variant in raw:
+            if isinstance(variant, LineDict):
+                variant = _copy(variant)
+                variant["line"] = variant.line
+                if "steps" in variant:
+                    variant["steps"] = self.steps(variant["steps"], variant.line_of("steps"))
+            out.append(variant)
+        return out
+
+
+def _line_dict(values: dict[str, Any], line: int) -> LineDict:
+    out = LineDict(values)
+    out.line = line
+    out.key_lines = dict.fromkeys(values, line)
+    return out
+
+
+def _copy(raw: LineDict) -> LineDict:
+    out = LineDict(raw)
+    out.line, out.key_lines = raw.line, dict(raw.key_lines)
+    return out
+
+
+def _put(out: LineDict, key: str, value: Any, line: int) -> None:
+    out[key] = value
+    out.key_lines[key] = line
+
+
+def _rename(out: LineDict, old: str, new: str) -> None:
+    if old in out:
+        _put(out, new, out.pop(old), out.key_lines.pop(old))
+
+
+def _line_at(tree: Any, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest part of ``loc`` that exists in the normalized tree."""
+    line = getattr(tree, "line", 1) or 1
+    node = tree
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and part < len(node):
+            line = node.line_of(part)
+            node = node[part]
+        # else: a union tag or a missing key; stay at the nearest known place
+    return line
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [p for p in error["loc"] if isinstance(p, str)]
+    field = _WRITTEN_AS.get(loc[-1], loc[-1]) if loc else "value"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{field}'"
+    if kind == "missing":
+        return f"'{field}' is required"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+    if kind == "literal_error":
+        return f"'{field}' must be {error['ctx']['expected']} (got {error['input']!r})"
+    return f"'{field}': {error['msg'][0].lower()}{error['msg'][1:]}"
+
+
+def parse_scenario(text: str, file: str) -> Scenario:
+    """Parse scenario text; raises ScenarioError listing every structural problem."""
+    try:
+        raw = load_yaml(text)
+    except YamlSyntaxError as err:
+        raise ScenarioError([Problem(file, err.line, err.message)]) from err
+    if not isinstance(raw, LineDict):
+        raise ScenarioError([Problem(file, 1, "a scenario file must be a mapping (id, name, trigger, steps, ...)")])
+    if "source" in raw or "version" in raw:
+        key = "source" if "source" in raw else "version"
+        raise ScenarioError([Problem(file, raw.line_of(key), f"unknown key '{key}'")])
+    normalizer = _Normalizer(file)
+    tree = normalizer.scenario(raw)
+    tree["source"] = file
+    tree["version"] = hashlib.sha256(text.encode()).hexdigest()[:12]
+    problems = list(normalizer.problems)
+    try:
+        scenario = Scenario.model_validate(dict(tree))
+    except ValidationError as err:
+        problems += [
+            Problem(file, _line_at(tree, e["loc"]), _describe(e))  # type: ignore[arg-type]
+            for e in err.errors(include_url=False)
+        ]
+        raise ScenarioError(problems) from None
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: Path) -> Scenario:
+    return parse_scenario(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,48 @@
+"""Process settings, read from the environment so operators never edit a file to deploy.
+
+Every field can be set as ``JOURNEYS_<FIELD>``; the Temporal connection also honours the
+conventional ``TEMPORAL_ADDRESS`` / ``TEMPORAL_NAMESPACE`` / ``TEMPORAL_API_KEY`` names used by
+Temporal's own tools, so one environment serves both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_", extra="ignore")
+
+    data_dir: Path = Path(".journeys")
+    scenarios_dir: Path = Path("scenarios")
+    templates_dir: Path = Path("templates")
+    database_url: str | None = None
+    task_queue: str = "journeys"
+
+    temporal_address: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "JOURNEYS_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "JOURNEYS_TEMPORAL_NAMESPACE"),
+    )
+    temporal_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "JOURNEYS_TEMPORAL_API_KEY")
+    )
+    temporal_tls: bool = Field(
+        default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "JOURNEYS_TEMPORAL_TLS")
+    )
+
+    # Embedded server (used when no TEMPORAL_ADDRESS is set).
+    embedded_port: int = 7233
+    embedded_ui_port: int = 8233
+
+    @property
+    def store_url(self) -> str:
+        """The customer/outbox store; SQLite under the data folder unless a URL is given."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"

@@ -1,0 +1,192 @@
+"""Jinja, sandboxed and strict, for message templates and scenario expressions.
+
+One syntax for both, so a marketer learns it once. ``StrictUndefined`` turns a misspelt
+variable into an error (at validate time, against the scenario's sample) instead of a blank
+in a customer's inbox. Environments and compiled templates are built once per process:
+Jinja caches compiled templates per environment, so building a ``Templates`` per worker is
+enough.
+
+Layout: ``templates/<name>.<channel>[.<locale>].j2``, e.g. ``abandoned_cart/reminder.email.j2``
+and its French variant ``abandoned_cart/reminder.email.fr.j2``. Each file defines blocks:
+email → ``subject``, ``html``, ``text``; sms → ``text``; push → ``title``, ``text``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "html", "text"),
+    "sms": ("text",),
+    "push": ("title", "text"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    template_file: str
+    locale: str
+    parts: dict[str, str]
+
+    @property
+    def subject(self) -> str:
+        return self.parts.get("subject") or self.parts.get("title") or ""
+
+    @property
+    def text(self) -> str:
+        return self.parts.get("text", "")
+
+    @property
+    def html(self) -> str | None:
+        return self.parts.get("html")
+
+
+def _money(value: Any, currency: str = "EUR", locale: str = "en") -> str:
+    """Format an amount the way the customer's locale writes it (without extra libraries)."""
+    amount = f"{float(value):,.2f}"
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}.get(currency, currency + " ")
+    if locale.startswith("fr"):
+        amount = amount.replace(",", "\u202f").replace(".", ",")
+        return f"{amount}\u00a0{symbol}"
+    return f"{symbol}{amount}"
+
+
+def _date(value: Any, locale: str = "en") -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime | date):
+        return value.strftime("%d/%m/%Y" if locale.startswith("fr") else "%B %-d, %Y")
+    raise TypeError(f"cannot format {value!r} as a date")
+
+
+def _sandbox(root: Path | None, autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(root)) if root else None,
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        cache_size=1000,
+        auto_reload=False,
+    )
+    env.filters["money"] = _money
+    env.filters["date"] = _date
+    return env
+
+
+class ExpressionError(ValueError):
+    """An expression that does not compile or does not evaluate."""
+
+
+class Expressions:
+    """Evaluates ``if:`` conditions and ``at:`` moments; compiled expressions are cached."""
+
+    def __init__(self) -> None:
+        self._env = _sandbox(None, autoescape=False)
+        self._compiled: dict[str, Any] = {}
+
+    def compile(self, source: str) -> Any:
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            try:
+                compiled = self._env.compile_expression(source, undefined_to_none=False)
+            except Exception as err:  # jinja raises several syntax error types
+                raise ExpressionError(f"expression '{source}' does not parse: {err}") from err
+            self._compiled[source] = compiled
+        return compiled
+
+    def evaluate(self, source: str, context: dict[str, Any]) -> Any:
+        compiled = self.compile(source)
+        try:
+            value = compiled(**context)
+            bool(value)  # forces StrictUndefined to raise here, not in the caller
+            return value
+        except Exception as err:
+            raise ExpressionError(f"expression '{source}' fails: {err}") from err
+
+
+class TemplateMissing(LookupError):
+    pass
+
+
+class Templates:
+    """Finds and renders message templates, with locale fallback (``fr-CA`` → ``fr`` → default).
+
+    HTML parts come from an autoescaping environment and text parts from a plain one over
+    the same files, so ``&`` stays ``&`` in an SMS and becomes ``&amp;`` in HTML.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._html = _sandbox(root, autoescape=True)
+        self._plain = _sandbox(root, autoescape=False)
+
+    def candidates(self, name: str, channel: str, locale: str | None) -> list[str]:
+        names = []
+        if locale:
+            parts = locale.replace("_", "-").split("-")
+            for size in range(len(parts), 0, -1):
+                names.append(f"{name}.{channel}.{'-'.join(parts[:size]).lower()}.j2")
+        names.append(f"{name}.{channel}.j2")
+        return names
+
+    def find(self, name: str, channel: str, locale: str | None = None) -> str:
+        for candidate in self.candidates(name, channel, locale):
+            if (self.root / candidate).is_file():
+                return candidate
+        raise TemplateMissing(
+            f"template '{name}' has no {channel} version "
+            f"(looked for {self.root / self.candidates(name, channel, None)[-1]})"
+        )
+
+    def locales(self, name: str, channel: str) -> list[str]:
+        """Every locale variant present for this template and channel ('' is the default)."""
+        folder = (self.root / name).parent
+        stem = Path(name).name
+        found = []
+        for path in sorted(folder.glob(f"{stem}.{channel}*.j2")):
+            middle = path.name[len(f"{stem}.{channel}") : -len(".j2")]
+            found.append(middle.lstrip("."))
+        return found
+
+    def render(
+        self, name: str, channel: str, locale: str | None, context: dict[str, Any]
+    ) -> RenderedMessage:
+        file = self.find(name, channel, locale)
+        chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
+        parts: dict[str, str] = {}
+        for block in BLOCKS[channel]:
+            env = self._html if block == "html" else self._plain
+            try:
+                template = env.get_template(file)
+            except TemplateNotFound as err:
+                raise TemplateMissing(str(err)) from err
+            render_block = template.blocks.get(block)
+            if render_block is None:
+                raise TemplateMissing(f"{self.root / file}: has no '{{% block {block} %}}'")
+            ctx = template.new_context(context)
+            parts[block] = "".join(render_block(ctx)).strip()
+        return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
+
+
+SAMPLE_CUSTOMER: dict[str, Any] = {
+    "id": "sample-customer",
+    "email": "alex@example.com",
+    "phone": "+33612345678",
+    "push_token": "sample-device-token",
+    "locale": "en",
+    "time_zone": "Europe/Paris",
+    "first_name": "Alex",
+    "last_name": "Martin",
+    "consent": {"email": True, "sms": True, "push": True},
+}
+
+
+def sample_now() -> datetime:
+    return datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
