@@ -1,0 +1,89 @@
+"""Inputs and outputs of the activities a journey calls.
+
+Pure pydantic, imported by the workflow (by activity *name*, so workflow code never imports
+database or Jinja modules) and by the activity implementations in ``activities/``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from journeys.events import Event
+from journeys.scenario import Channel, Purpose, ReentryPolicy
+
+
+class JourneyContext(BaseModel):
+    """Who and what an expression or a template is about, at the journey's own clock."""
+
+    customer_id: str
+    event: Event | None = None
+    last_event: Event | None = None
+    now: datetime
+
+
+class DeliverRequest(BaseModel):
+    """One send step. ``delivery_key`` is unique per step per journey entry: the ledger key."""
+
+    delivery_key: str
+    workflow_id: str
+    run_id: str
+    scenario_id: str
+    step_id: str
+    channels: list[Channel]
+    template: str
+    purpose: Purpose
+    context: JourneyContext
+
+
+class ChannelDecision(BaseModel):
+    channel: Channel
+    status: str  # sent | suppressed:no-consent | suppressed:unreachable | failed:<reason>
+    reason: str = ""
+
+
+class DeliverResult(BaseModel):
+    status: Literal["sent", "suppressed"]
+    channel: Channel | None = None
+    message_id: str | None = None
+    decisions: list[ChannelDecision] = Field(default_factory=list)
+
+
+class ConditionRequest(BaseModel):
+    expression: str
+    context: JourneyContext
+
+
+class WaitUntilRequest(BaseModel):
+    """Resolve a wait_until step to a UTC moment (needs the customer's time zone and Jinja)."""
+
+    time: str | None = None
+    at: str | None = None
+    offset: timedelta | None = None
+    context: JourneyContext
+
+
+class UpdateRequest(BaseModel):
+    values: dict[str, Any]
+    context: JourneyContext
+
+
+class EntryRequest(BaseModel):
+    """Asks whether a customer may enter, and records the entry when they may."""
+
+    workflow_id: str
+    scenario_id: str
+    customer_id: str
+    entry_id: str
+    policy: ReentryPolicy
+    now: datetime
+
+
+# Activity names, shared by the workflow (caller) and the worker (implementer).
+DELIVER = "deliver"
+EVALUATE_CONDITION = "evaluate_condition"
+RESOLVE_WAIT_UNTIL = "resolve_wait_until"
+UPDATE_CUSTOMER = "update_customer"
+RECORD_ENTRY = "record_entry"
