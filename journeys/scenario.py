@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from journeys.durations import Duration
+from journeys.durations import Duration, format_duration
 
 Channel = Literal["email", "sms", "push"]
 Purpose = Literal["marketing", "transactional"]
@@ -22,6 +31,17 @@ ReentryPolicy = Literal["restart", "ignore", "once", "once_per"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _positive(value: timedelta, info: ValidationInfo) -> timedelta:
+    """A zero or negative wait, timeout or window is always a typo, never an intent."""
+    if value <= timedelta(0):
+        name = "wait" if info.field_name == "duration" else info.field_name
+        raise ValueError(f"'{name}' must be longer than zero (got {format_duration(value)})")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 class _Strict(BaseModel):
@@ -41,7 +61,7 @@ class Step(_Strict):
 
 class WaitStep(Step):
     kind: Literal["wait"] = "wait"
-    duration: Duration
+    duration: PositiveDuration
 
 
 class WaitUntilStep(Step):
@@ -59,11 +79,17 @@ class WaitUntilStep(Step):
             raise ValueError(f"'{value}' is not a time of day: write it as HH:MM, e.g. 09:30")
         return value
 
+    @model_validator(mode="after")
+    def _time_or_moment(self) -> WaitUntilStep:
+        if self.time is None and self.at is None:
+            raise ValueError("wait_until needs a time of day (09:00) or an 'at' expression")
+        return self
+
 
 class WaitForStep(Step):
     kind: Literal["wait_for"] = "wait_for"
     event: str
-    timeout: Duration
+    timeout: PositiveDuration
     where: str | None = None
     received: list[AnyStep] = Field(default_factory=list)
     timed_out: list[AnyStep] = Field(default_factory=list)
@@ -136,12 +162,18 @@ class Trigger(_Strict):
 class Entry(_Strict):
     condition: str | None = None
     reentry: ReentryPolicy = "restart"
-    once_per: Duration | None = None
+    once_per: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> Entry:
+        if self.reentry == "once_per" and self.once_per is None:
+            raise ValueError("reentry once_per needs a period: {once_per: 365d}")
+        return self
 
 
 class Goal(_Strict):
     event: str
-    within: Duration
+    within: PositiveDuration
 
 
 class Sample(_Strict):

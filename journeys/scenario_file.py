@@ -7,6 +7,7 @@ the line of every key so pydantic's errors can be reported where they were writt
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from pathlib import Path
@@ -15,7 +16,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from journeys.problems import Problem, ScenarioError
-from journeys.scenario import STEP_KINDS, Scenario
+from journeys.scenario import (
+    STEP_KINDS,
+    Entry,
+    ExitStep,
+    Goal,
+    IfStep,
+    Sample,
+    Scenario,
+    SendStep,
+    SplitStep,
+    SplitVariant,
+    Trigger,
+    UpdateStep,
+    WaitForStep,
+    WaitStep,
+    WaitUntilStep,
+)
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml
 
 # Scalar shorthand: which field a bare value fills, per step kind.
@@ -23,6 +40,16 @@ _SCALAR_FIELD = {"wait": "duration", "exit": "reason", "if": "condition"}
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
 # Model field → the word the marketer wrote, for messages.
 _WRITTEN_AS = {"condition": "if", "otherwise": "else", "channels": "channel"}
+_STEP_MODELS = (
+    WaitStep,
+    WaitUntilStep,
+    WaitForStep,
+    IfStep,
+    SplitStep,
+    SendStep,
+    UpdateStep,
+    ExitStep,
+)
 
 
 class _Normalizer:
@@ -51,11 +78,12 @@ class _Normalizer:
         reentry = raw.get("reentry")
         if isinstance(reentry, LineDict):
             if set(reentry) != {"once_per"}:
-                self.problem(reentry.line, "reentry must be restart, ignore, once or {once_per: <duration>}")
+                self.problem(
+                    reentry.line, "reentry must be restart, ignore, once or {once_per: <duration>}"
+                )
             out["reentry"] = "once_per"
             _put(out, "once_per", reentry.get("once_per"), reentry.line_of("once_per"))
-        elif reentry == "once_per":
-            self.problem(raw.line_of("reentry"), "reentry once_per needs a period: {once_per: 365d}")
+        # `reentry: once_per` without a period is reported by the model, at the entry.
         return out
 
     def steps(self, raw: Any, line: int) -> Any:
@@ -78,7 +106,12 @@ class _Normalizer:
         kinds = [key for key in raw if key in STEP_KINDS]
         if len(kinds) != 1:
             found = ", ".join(map(str, raw)) or "nothing"
-            self.problem(raw.line, f"a step needs exactly one of {', '.join(STEP_KINDS)} (found: {found})")
+            close = [m for k in raw for m in difflib.get_close_matches(str(k), STEP_KINDS, 1, 0.7)]
+            hint = f"; did you mean '{close[0]}'?" if close and not kinds else ""
+            self.problem(
+                raw.line,
+                f"a step needs exactly one of {', '.join(STEP_KINDS)} (found: {found}){hint}",
+            )
             return _line_dict({"kind": "exit", "id": f"invalid-{self.counter}"}, raw.line)
         kind = kinds[0]
         body = raw[kind]
@@ -97,7 +130,9 @@ class _Normalizer:
         _rename(out, "else", "otherwise")
         if kind == "send" and "channel" in out:
             if "channels" in out:
-                self.problem(out.line_of("channel"), "write either 'channel' or 'channels', not both")
+                self.problem(
+                    out.line_of("channel"), "write either 'channel' or 'channels', not both"
+                )
             channel = out.pop("channel")
             _put(out, "channels", [channel] if isinstance(channel, str) else channel, out.line)
         out.setdefault("id", f"{kind}-{self.counter}")
@@ -149,34 +184,65 @@ def _rename(out: LineDict, old: str, new: str) -> None:
         _put(out, new, out.pop(old), out.key_lines.pop(old))
 
 
-def _line_at(tree: Any, loc: tuple[Any, ...]) -> int:
-    """The line of the deepest part of ``loc`` that exists in the normalized tree."""
+def _locate(tree: Any, loc: tuple[Any, ...]) -> tuple[int, str]:
+    """Where an error was written, and who owns the failing key.
+
+    Returns the line of the deepest part of ``loc`` present in the normalized tree, and
+    the owner as a marketer names it: ``step 'invite'``, ``variant 'a' of step 'ab'``,
+    ``'entry'``, or ``""`` for the scenario itself. The owner is the container of the last
+    part, so a bad ``timeout`` belongs to its step and a bad ``entry`` to the scenario.
+    """
     line = getattr(tree, "line", 1) or 1
-    node = tree
-    for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.line_of(part)
-            node = node[part]
-        elif isinstance(node, LineList) and isinstance(part, int) and part < len(node):
-            line = node.line_of(part)
-            node = node[part]
-        # else: a union tag or a missing key; stay at the nearest known place
-    return line
+    node, owner, step = tree, "", ""
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, LineDict) and part in node
+        in_list = isinstance(node, LineList) and isinstance(part, int) and part < len(node)
+        if not (in_dict or in_list):
+            continue  # a union tag or a missing key: stay at the nearest known place
+        line, child = node.line_of(part), node[part]
+        if index < len(loc) - 1 and isinstance(child, LineDict):
+            if "kind" in child and "id" in child:
+                step = owner = f"step '{child['id']}'"
+            elif index > 0 and loc[index - 1] == "variants":
+                name = child.get("name") or f"#{part + 1}"
+                owner = f"variant '{name}' of {step}"
+            elif index == 0:
+                owner = f"'{part}'"
+        node = child
+    return line, owner
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _known_keys() -> list[str]:
+    """Every key a marketer may write, to suggest the one they meant."""
+    models = [Scenario, Trigger, Entry, Goal, Sample, SplitVariant, *_STEP_MODELS]
+    fields = {name for model in models for name in model.model_fields}
+    fields -= {"kind", "line", "source", "version"}
+    return sorted({_WRITTEN_AS.get(name, name) for name in fields} | set(STEP_KINDS) | {"channels"})
+
+
+def _describe(error: dict[str, Any], owner: str) -> str:
+    """A plain sentence for one pydantic error, in the words the marketer wrote."""
     loc = [p for p in error["loc"] if isinstance(p, str)]
     field = _WRITTEN_AS.get(loc[-1], loc[-1]) if loc else "value"
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"unknown key '{field}'"
+        close = difflib.get_close_matches(field, _known_keys(), n=1, cutoff=0.7)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{owner or 'the scenario'} has unknown key '{field}'{hint}"
     if kind == "missing":
-        return f"'{field}' is required"
+        return f"{owner or 'the scenario'} is missing '{field}'"
     if kind in ("value_error", "assertion_error"):
-        return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-    if kind == "literal_error":
-        return f"'{field}' must be {error['ctx']['expected']} (got {error['input']!r})"
-    return f"'{field}': {error['msg'][0].lower()}{error['msg'][1:]}"
+        detail = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+    elif kind == "literal_error":
+        detail = f"'{field}' must be {error['ctx']['expected']} (got {error['input']!r})"
+    elif kind == "too_short":
+        detail = f"'{field}' must not be empty"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        detail = f"'{field}' must be a mapping of keys to values (got {error['input']!r})"
+    else:
+        message = error["msg"].removeprefix("Input ")
+        detail = f"'{field}' {message[0].lower()}{message[1:]}"
+    return f"{owner}: {detail}" if owner else detail
 
 
 def parse_scenario(text: str, file: str) -> Scenario:
@@ -186,11 +252,12 @@ def parse_scenario(text: str, file: str) -> Scenario:
     except YamlSyntaxError as err:
         raise ScenarioError([Problem(file, err.line, err.message)]) from err
     if not isinstance(raw, LineDict):
-        raise ScenarioError([Problem(file, 1, "a scenario file must be a mapping (id, name, trigger, steps, ...)")])
-    if "source" in raw or "version" in raw:
-        key = "source" if "source" in raw else "version"
-        raise ScenarioError([Problem(file, raw.line_of(key), f"unknown key '{key}'")])
+        message = "a scenario file must be a mapping (id, name, trigger, steps, ...)"
+        raise ScenarioError([Problem(file, 1, message)])
     normalizer = _Normalizer(file)
+    for key in ("source", "version"):  # set by the loader, never written by hand
+        if key in raw:
+            normalizer.problem(raw.line_of(key), f"the scenario has unknown key '{key}'")
     tree = normalizer.scenario(raw)
     tree["source"] = file
     tree["version"] = hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -198,10 +265,9 @@ def parse_scenario(text: str, file: str) -> Scenario:
     try:
         scenario = Scenario.model_validate(dict(tree))
     except ValidationError as err:
-        problems += [
-            Problem(file, _line_at(tree, e["loc"]), _describe(e))  # type: ignore[arg-type]
-            for e in err.errors(include_url=False)
-        ]
+        for error in err.errors(include_url=False):
+            line, owner = _locate(tree, error["loc"])
+            problems.append(Problem(file, line, _describe(dict(error), owner)))
         raise ScenarioError(problems) from None
     if problems:
         raise ScenarioError(problems)

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -126,6 +126,7 @@ class Templates:
         self.root = root
         self._html = _sandbox(root, autoescape=True)
         self._plain = _sandbox(root, autoescape=False)
+        self._parents: dict[str, str | None] = {}
 
     def candidates(self, name: str, channel: str, locale: str | None) -> list[str]:
         names = []
@@ -149,29 +150,60 @@ class Templates:
         """Every locale variant present for this template and channel ('' is the default)."""
         folder = (self.root / name).parent
         stem = Path(name).name
-        found = []
-        for path in sorted(folder.glob(f"{stem}.{channel}*.j2")):
-            middle = path.name[len(f"{stem}.{channel}") : -len(".j2")]
-            found.append(middle.lstrip("."))
+        found = ["" for _ in folder.glob(f"{stem}.{channel}.j2")]
+        for path in sorted(folder.glob(f"{stem}.{channel}.*.j2")):
+            found.append(path.name[len(f"{stem}.{channel}.") : -len(".j2")])
         return found
+
+    def block_names(self, file: str) -> set[str]:
+        """Blocks a template file defines, itself or through the layouts it extends."""
+        names: set[str] = set()
+        current: str | None = file
+        while current is not None:
+            names.update(self._plain.get_template(current).blocks)
+            current = self._parent(current)
+        return names
+
+    def render_part(self, file: str, block: str, context: dict[str, Any]) -> str:
+        """One block of a template file, e.g. the ``subject`` of an email.
+
+        Rendering a single block skips the root render, which is where ``{% extends %}``
+        links a layout's blocks; so the chain is linked here, child first so its blocks win.
+        Errors go through Jinja's handler so their traceback names template lines.
+        """
+        env = self._html if block == "html" else self._plain
+        try:
+            template = env.get_template(file)
+        except TemplateNotFound as err:
+            raise TemplateMissing(str(err)) from err
+        ctx = template.new_context(context)
+        parent = self._parent(file)
+        while parent is not None:
+            for name, function in env.get_template(parent).blocks.items():
+                ctx.blocks.setdefault(name, []).append(function)
+            parent = self._parent(parent)
+        if block not in ctx.blocks:
+            raise TemplateMissing(f"{self.root / file}: has no '{{% block {block} %}}'")
+        try:
+            return "".join(ctx.blocks[block][0](ctx)).strip()
+        except Exception:
+            env.handle_exception()  # re-raises with template file names and lines
+
+    def _parent(self, file: str) -> str | None:
+        """The layout a template extends (a literal name), read once per file."""
+        if file not in self._parents:
+            source = self._plain.loader.get_source(self._plain, file)[0]  # type: ignore[union-attr]
+            extends = next(self._plain.parse(source).find_all(nodes.Extends), None)
+            parent = getattr(extends, "template", None)
+            self._parents[file] = parent.value if isinstance(parent, nodes.Const) else None
+        return self._parents[file]
 
     def render(
         self, name: str, channel: str, locale: str | None, context: dict[str, Any]
     ) -> RenderedMessage:
         file = self.find(name, channel, locale)
         chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
-        parts: dict[str, str] = {}
-        for block in BLOCKS[channel]:
-            env = self._html if block == "html" else self._plain
-            try:
-                template = env.get_template(file)
-            except TemplateNotFound as err:
-                raise TemplateMissing(str(err)) from err
-            render_block = template.blocks.get(block)
-            if render_block is None:
-                raise TemplateMissing(f"{self.root / file}: has no '{{% block {block} %}}'")
-            ctx = template.new_context(context)
-            parts[block] = "".join(render_block(ctx)).strip()
+        parts = {block: self.render_part(file, block, context) for block in BLOCKS[channel]}
         return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,15 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_sequence)
 # Timestamps stay text: expressions and durations are parsed by us, with our own messages.
+# So do YAML 1.1's base-60 numbers: `wait_until: 21:00` means a time of day, not 1260.
+_NO_COLON = re.compile(r"(?=[^:]*$)")
+_NUMBERS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [
+        (tag, re.compile(_NO_COLON.pattern + rx.pattern, rx.flags) if tag in _NUMBERS else rx)
+        for tag, rx in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -74,13 +82,25 @@ class YamlSyntaxError(ValueError):
 def load_yaml(text: str) -> Any:
     """Parse YAML text into LineDict/LineList trees; syntax errors carry their line."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)  # safe: _Loader derives from SafeLoader
+    except DuplicateKeyError as err:
+        mark = err.problem_mark
+        raise YamlSyntaxError(mark.line + 1 if mark else 1, str(err.problem)) from err
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = err.problem or str(err)
-        return_error = YamlSyntaxError(line, f"YAML syntax error: {problem}")
-        raise return_error from err
+        raise YamlSyntaxError(*_explain(err)) from err
+
+
+def _explain(err: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """The line and a sentence for a YAML error, naming where an unclosed thing began."""
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark else 1
+    message = f"YAML syntax error: {err.problem or err}"
+    if r"'\t'" in str(err.problem):
+        message += " (indent with spaces, not tabs)"
+    context = err.context_mark
+    if err.context and context and context.line + 1 != line:
+        message += f" ({err.context} that starts on line {context.line + 1})"
+    return line, message
 
 
 def load_yaml_file(path: Path) -> Any:

@@ -1,0 +1,36 @@
+"""Every side effect of a journey: the activities a worker registers.
+
+``build_activities`` is the one wiring point, used by ``worker.py`` and by tests, so tests
+exercise exactly the production set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from activities.channels import ChannelAdapter, default_adapters
+from activities.deliver import DeliveryActivities
+from activities.journey_context import JourneyContextActivities
+from journeys.store import Store
+from journeys.templating import Expressions, Templates
+
+__all__ = ["DeliveryActivities", "JourneyContextActivities", "build_activities"]
+
+
+def build_activities(
+    store: Store,
+    templates: Templates,
+    expressions: Expressions,
+    adapters: Mapping[str, ChannelAdapter] | None = None,
+) -> list[Callable[..., Any]]:
+    """The bound activity methods; channels default to the outbox for email, sms and push."""
+    delivery = DeliveryActivities(store, templates, adapters or default_adapters(store))
+    context = JourneyContextActivities(store, expressions)
+    return [
+        delivery.deliver,
+        context.evaluate_condition,
+        context.resolve_wait_until,
+        context.update_customer,
+        context.record_entry,
+    ]

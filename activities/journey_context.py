@@ -1,0 +1,144 @@
+"""Activities that read or write the customer for a journey: conditions, wait_until, updates
+and entries.
+
+They are activities (not workflow code) because they need the database, Jinja and zoneinfo,
+none of which belongs in the deterministic workflow sandbox. Each one reads the customer
+fresh, so a journey decides on today's profile, not on the one it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic_core import to_jsonable_python
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from journeys.context import build_context
+from journeys.contracts import (
+    EVALUATE_CONDITION,
+    RECORD_ENTRY,
+    RESOLVE_WAIT_UNTIL,
+    UPDATE_CUSTOMER,
+    ConditionRequest,
+    EntryRequest,
+    JourneyContext,
+    UpdateRequest,
+    WaitUntilRequest,
+)
+from journeys.local_time import next_local_time, parse_time_of_day, shift, to_moment
+from journeys.store import JourneyEntry, Store, blank_customer
+from journeys.templating import ExpressionError, Expressions
+
+# A value that is exactly one ``{{ ... }}`` is an expression; anything else is stored as is.
+_WRAPPED = re.compile(r"^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+def _final(message: str, kind: str) -> ApplicationError:
+    """A failure retrying cannot fix (a scenario mistake): fail the activity at once."""
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class JourneyContextActivities:
+    def __init__(self, store: Store, expressions: Expressions) -> None:
+        self.store = store
+        self.expressions = expressions
+
+    async def _customer(self, customer_id: str) -> dict[str, Any]:
+        found = await asyncio.to_thread(self.store.get_customer, customer_id)
+        return found or blank_customer(customer_id)
+
+    def _context(self, customer: dict[str, Any], journey: JourneyContext) -> dict[str, Any]:
+        return build_context(customer, journey.event, journey.now, journey.last_event)
+
+    def _evaluate(self, source: str, context: dict[str, Any]) -> Any:
+        try:
+            return self.expressions.evaluate(source, context)
+        except ExpressionError as err:
+            raise _final(str(err), "ExpressionError") from err
+
+    @activity.defn(name=EVALUATE_CONDITION)
+    async def evaluate_condition(self, request: ConditionRequest) -> bool:
+        customer = await self._customer(request.context.customer_id)
+        return bool(self._evaluate(request.expression, self._context(customer, request.context)))
+
+    @activity.defn(name=RESOLVE_WAIT_UNTIL)
+    async def resolve_wait_until(self, request: WaitUntilRequest) -> datetime:
+        """The UTC moment a wait_until step ends (it may be in the past: then no wait).
+
+        ``time`` alone: the next such local time strictly after ``context.now``.
+        ``at``: the expression's moment; with ``time``, that local date at that time.
+        ``offset`` is added last (whole days on the local calendar, see ``shift``).
+        """
+        if request.time is None and request.at is None:
+            raise _final("wait_until needs 'time', 'at' or both", "InvalidWaitUntil")
+        customer = await self._customer(request.context.customer_id)
+        zone = _zone(str(customer.get("time_zone") or "UTC"))
+        now = request.context.now
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+        try:
+            at_time = parse_time_of_day(request.time) if request.time else None
+            if request.at is None:
+                assert at_time is not None
+                moment = next_local_time(now, at_time, zone)
+            else:
+                value = self._evaluate(request.at, self._context(customer, request.context))
+                moment = to_moment(value, zone, at_time)
+        except ValueError as err:
+            raise _final(f"wait_until: {err}", "InvalidWaitUntil") from err
+        if request.offset:
+            moment = shift(moment, request.offset, zone)
+        return moment.astimezone(UTC)
+
+    @activity.defn(name=UPDATE_CUSTOMER)
+    async def update_customer(self, request: UpdateRequest) -> dict[str, Any]:
+        """Sets attributes (or profile fields); returns the values written.
+
+        Every expression sees the customer as it was before this step, whatever the order
+        of the keys. The read and the write are two transactions: two journeys awarding
+        points to one customer at the same instant can still lose one award.
+        """
+        customer_id = request.context.customer_id
+        customer = await self._customer(customer_id)
+        context = self._context(customer, request.context)
+        values: dict[str, Any] = {}
+        for key, value in request.values.items():
+            wrapped = _WRAPPED.match(value) if isinstance(value, str) else None
+            values[key] = self._evaluate(wrapped.group(1), context) if wrapped else value
+        # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
+        values = to_jsonable_python(values)
+        try:
+            await asyncio.to_thread(self.store.set_attributes, customer_id, values)
+        except ValueError as err:
+            raise _final(f"update: {err}", "InvalidUpdate") from err
+        return values
+
+    @activity.defn(name=RECORD_ENTRY)
+    async def record_entry(self, request: EntryRequest) -> bool:
+        """May the customer enter? Records the entry when they may (idempotent per entry_id).
+
+        Only ``once`` refuses here (a customer's earlier entry exists); the other policies
+        are settled by the workflow and its id, and are only recorded.
+        """
+        entry = JourneyEntry(
+            entry_id=request.entry_id,
+            scenario_id=request.scenario_id,
+            customer_id=request.customer_id,
+            workflow_id=request.workflow_id,
+            entered_at=request.now,
+        )
+        once = request.policy == "once"
+        return await asyncio.to_thread(self.store.record_entry, entry, once=once)
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The customer's zone; a bad name (bad data, not a bad scenario) falls back to UTC."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        activity.logger.warning("time zone %r is unknown, using UTC", name)
+        return ZoneInfo("UTC")

@@ -1,0 +1,209 @@
+"""The ``journeys`` command: what marketers and operators type."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from journeys.console import console, outbox_table, status_table, timeline_table
+from journeys.events import Event
+from journeys.problems import ScenarioError
+from journeys.settings import Settings
+
+app = typer.Typer(help="Journeys: loyalty scenarios as durable Temporal journeys.", no_args_is_help=True)
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded Temporal server (or use TEMPORAL_ADDRESS) and the worker."""
+    from journeys.runtime import running
+
+    _logging()
+    settings = Settings()
+
+    async def serve() -> None:
+        async with running(settings):
+            console.print("Journeys is up. Send events with 'journeys send-event'; Ctrl-C stops.")
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker alone against TEMPORAL_ADDRESS (same as 'python worker.py')."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+@app.command()
+def demo() -> None:
+    """Start everything on the embedded default and walk four customers through the scenarios."""
+    from journeys.demo import run_demo
+    from journeys.runtime import running
+
+    _logging()
+    logging.getLogger("journeys.routing").setLevel(logging.WARNING)
+    settings = Settings()
+
+    async def main() -> None:
+        async with running(settings) as client:
+            await run_demo(client, settings)
+
+    asyncio.run(main())
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders")] = None,
+) -> None:
+    """Check scenarios and every template they use; print each problem as file:line."""
+    from journeys.validate import validate_paths
+
+    settings = Settings()
+    scenarios, problems = validate_paths(paths or [settings.scenarios_dir], settings.templates_dir)
+    for problem in problems:
+        console.print(str(problem), highlight=False, markup=False)
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]{len(scenarios)} scenario(s) OK[/]: {', '.join(s.id for s in scenarios)}")
+
+
+def _property(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise typer.BadParameter(f"'{text}' is not key=value")
+    key, raw = text.split("=", 1)
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+@app.command("send-event")
+def send_event(
+    name: Annotated[str, typer.Argument(help="Event name, e.g. cart.updated")],
+    customer: Annotated[str, typer.Option(help="Customer id")],
+    prop: Annotated[list[str] | None, typer.Option(help="Property key=value (JSON values allowed)")] = None,
+    event_id: Annotated[str | None, typer.Option("--id", help="Event id (makes retries safe)")] = None,
+) -> None:
+    """Route one customer event to the journeys it starts or that wait for it."""
+    from journeys.registry import ScenarioRegistry
+    from journeys.routing import Router
+    from journeys.runtime import TemporalUnavailable, client_for
+
+    settings = Settings()
+    properties = dict(_property(p) for p in prop or [])
+    event = Event(id=event_id or uuid.uuid4().hex, name=name, customer_id=customer, properties=properties)
+
+    async def main() -> None:
+        client = await client_for(settings)
+        result = await Router(client, ScenarioRegistry.load(settings.scenarios_dir), settings.task_queue).route(event)
+        console.print(f"event {event.id} ({name}) for {customer}")
+        console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
+        console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
+        if result.not_running:
+            console.print(f"  not running (ignored): {', '.join(result.not_running)}")
+
+    try:
+        asyncio.run(main())
+    except (TemporalUnavailable, ScenarioError) as err:
+        raise _fail(str(err)) from None
+
+
+@app.command()
+def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
+    """The customer's journeys and where each one is."""
+    from journeys.journey_state import JourneyState
+    from journeys.runtime import TemporalUnavailable, client_for
+
+    settings = Settings()
+
+    async def main() -> list[tuple[str, JourneyState | str]]:
+        client = await client_for(settings)
+        rows: list[tuple[str, JourneyState | str]] = []
+        async for info in client.list_workflows(f'CustomerId = "{customer}"'):
+            handle = client.get_workflow_handle(info.id, run_id=info.run_id)
+            try:
+                rows.append((info.id, await handle.query("state", result_type=JourneyState)))
+            except Exception as err:  # a closed run with no worker to answer, for instance
+                rows.append((info.id, f"{info.status.name.lower() if info.status else '?'} ({err})"))
+        return rows
+
+    try:
+        rows = asyncio.run(main())
+    except TemporalUnavailable as err:
+        raise _fail(str(err)) from None
+    if not rows:
+        console.print(f"no journeys for customer {customer}")
+        return
+    console.print(status_table(rows))
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option(help="How many messages")] = 20,
+    customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
+) -> None:
+    """The latest messages that went out through the outbox channel, rendered."""
+    from journeys.store import Store
+
+    store = Store(Settings().store_url)
+    store.create_schema()
+    messages = store.latest_outbox(limit, customer_id=customer)
+    if not messages:
+        console.print("the outbox is empty: run 'journeys demo' or send events")
+        return
+    console.print(outbox_table(messages))
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="Scenario id or file")],
+    customer: Annotated[Path, typer.Option(help="Customer profile file (YAML or JSON)")],
+    events: Annotated[Path, typer.Option(help="Timed events file: - {at: 30m, name: ..., properties: {}}")],
+) -> None:
+    """Run a scenario for one customer in virtual time, with no real sends; print the timeline."""
+    from journeys.registry import ScenarioRegistry
+    from journeys.scenario_file import load_scenario
+    from journeys.simulate import SimulationInputError, read_customer, read_events
+    from journeys.simulate import simulate as run_simulation
+
+    settings = Settings()
+    try:
+        path = Path(scenario)
+        chosen = load_scenario(path) if path.is_file() else ScenarioRegistry.load(settings.scenarios_dir).get(scenario)
+        result = asyncio.run(
+            run_simulation(chosen, read_customer(customer), read_events(events), settings.templates_dir)
+        )
+    except (ScenarioError, SimulationInputError, KeyError, OSError) as err:
+        raise _fail(str(err).strip("'\"")) from None
+    console.print(timeline_table(result.state))
+    origin = result.state.timeline[0].at if result.state.timeline else None
+    if result.messages:
+        console.print(outbox_table(result.messages, origin))
+    else:
+        console.print("no message would be sent")

@@ -1,0 +1,80 @@
+"""Routing a customer event to journeys: signal-with-start where it triggers, signal where heard.
+
+Signal-with-start makes start and signal one atomic call, so two copies of the same trigger
+can never start two journeys; a listener that is not running is normal and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from journeys.events import Event
+from journeys.journey_state import JourneyInput, journey_id
+from journeys.registry import ScenarioRegistry
+from journeys.scenario import Scenario
+from journeys.temporal import CUSTOMER_ID, SCENARIO_ID
+
+log = logging.getLogger(__name__)
+
+WORKFLOW = "JourneyWorkflow"
+SIGNAL = "event"
+
+
+@dataclass
+class RouteResult:
+    started_or_signalled: list[str] = field(default_factory=list)
+    signalled: list[str] = field(default_factory=list)
+    not_running: list[str] = field(default_factory=list)
+
+
+class Router:
+    def __init__(self, client: Client, registry: ScenarioRegistry, task_queue: str) -> None:
+        self.client = client
+        self.registry = registry
+        self.task_queue = task_queue
+
+    async def route(self, event: Event) -> RouteResult:
+        result = RouteResult()
+        triggered = self.registry.triggered_by(event.name)
+        listening = self.registry.listening_to(event.name)
+        calls = [self._signal_with_start(s, event, result) for s in triggered]
+        calls += [self._signal(s, event, result) for s in listening]
+        await asyncio.gather(*calls)
+        log.info(
+            "event %s %s for %s: trigger %s, signal %s, not running %s",
+            event.name, event.id, event.customer_id, result.started_or_signalled,
+            result.signalled, result.not_running,
+        )
+        return result
+
+    async def _signal_with_start(self, scenario: Scenario, event: Event, result: RouteResult) -> None:
+        await self.client.start_workflow(
+            WORKFLOW,
+            JourneyInput(scenario=scenario, customer_id=event.customer_id),
+            id=journey_id(scenario.id, event.customer_id),
+            task_queue=self.task_queue,
+            start_signal=SIGNAL,
+            start_signal_args=[event],
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(CUSTOMER_ID, event.customer_id), SearchAttributePair(SCENARIO_ID, scenario.id)]
+            ),
+        )
+        result.started_or_signalled.append(scenario.id)
+
+    async def _signal(self, scenario: Scenario, event: Event, result: RouteResult) -> None:
+        handle = self.client.get_workflow_handle(journey_id(scenario.id, event.customer_id))
+        try:
+            await handle.signal(SIGNAL, event)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            result.not_running.append(scenario.id)
+            return
+        result.signalled.append(scenario.id)

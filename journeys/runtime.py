@@ -1,0 +1,62 @@
+"""Bringing the system up: the embedded server (or a configured cluster) plus the worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from journeys.embedded import start_embedded
+from journeys.settings import Settings
+from journeys.temporal import connect, ensure_search_attributes
+
+log = logging.getLogger("journeys")
+
+
+class TemporalUnavailable(RuntimeError):
+    pass
+
+
+@asynccontextmanager
+async def temporal_server(settings: Settings, *, ui: bool = True) -> AsyncIterator[Client]:
+    """The configured cluster when TEMPORAL_ADDRESS is set, else the embedded dev server."""
+    if settings.temporal_address:
+        client = await client_for(settings)
+        await ensure_search_attributes(client)
+        yield client
+        return
+    env = await start_embedded(settings, ui=ui)
+    log.info(
+        "embedded Temporal on 127.0.0.1:%s (Web UI http://127.0.0.1:%s), data in %s",
+        settings.embedded_port, settings.embedded_ui_port, settings.data_dir.resolve(),
+    )
+    try:
+        yield env.client
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, ui: bool = True) -> AsyncIterator[Client]:
+    """Server and worker, for as long as the block runs."""
+    from worker import build_worker  # the worker module sits at the top level by design
+
+    async with temporal_server(settings, ui=ui) as client:
+        async with build_worker(client, settings):
+            log.info("worker polling task queue %s", settings.task_queue)
+            yield client
+
+
+async def client_for(settings: Settings) -> Client:
+    """A client for commands that talk to a server someone else runs (``journeys up``)."""
+    address = settings.temporal_address or f"127.0.0.1:{settings.embedded_port}"
+    try:
+        return await connect(settings, address)
+    except (RPCError, RuntimeError) as err:
+        raise TemporalUnavailable(
+            f"no Temporal server answers at {address}: start one with 'journeys up' "
+            f"or set TEMPORAL_ADDRESS ({err})"
+        ) from err

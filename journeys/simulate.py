@@ -1,0 +1,114 @@
+"""``journeys simulate``: one scenario, one customer, a timed list of events, in virtual time.
+
+Runs on a private in-memory Temporal server with per-workflow time skipping and a private
+store in a temporary folder, through the production worker and router: the timeline is
+exactly what a real journey would do, and nothing is sent anywhere (the outbox is the only
+channel and it is thrown away afterwards).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from journeys.driver import JourneyDriver
+from journeys.durations import parse_duration
+from journeys.embedded import start_time_skipping
+from journeys.events import Event
+from journeys.journey_state import JourneyState
+from journeys.registry import ScenarioRegistry
+from journeys.routing import Router
+from journeys.scenario import Scenario
+from journeys.settings import Settings
+from journeys.store import Store
+from journeys.store_models import OutboxMessage
+
+
+class SimulationInputError(ValueError):
+    pass
+
+
+@dataclass
+class TimedEvent:
+    at: timedelta
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass
+class Simulation:
+    state: JourneyState
+    messages: list[OutboxMessage]
+
+
+def read_customer(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise SimulationInputError(f"{path}: a customer file is a mapping (id, email, ...)")
+    data.setdefault("id", "simulated-customer")
+    return data
+
+
+def read_events(path: Path) -> list[TimedEvent]:
+    """Events as ``- {at: 30m, name: order.completed, properties: {...}}``, in any order."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list) or not data:
+        raise SimulationInputError(f"{path}: an events file is a non-empty list of events")
+    events = []
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict) or "name" not in item:
+            raise SimulationInputError(f"{path}: event {index} needs at least a 'name'")
+        unknown = set(item) - {"at", "name", "properties"}
+        if unknown:
+            raise SimulationInputError(f"{path}: event {index} has unknown keys {sorted(unknown)}")
+        try:
+            at = parse_duration(str(item.get("at", "0m")))
+        except ValueError as err:
+            raise SimulationInputError(f"{path}: event {index}: {err}") from err
+        events.append(TimedEvent(at, str(item["name"]), dict(item.get("properties") or {})))
+    return sorted(events, key=lambda e: e.at)
+
+
+async def simulate(
+    scenario: Scenario, customer: dict[str, Any], events: list[TimedEvent], templates_dir: Path
+) -> Simulation:
+    from worker import build_worker  # top-level module by design
+
+    with tempfile.TemporaryDirectory(prefix="journeys-simulate-") as folder:
+        settings = Settings(data_dir=Path(folder), templates_dir=templates_dir, task_queue="simulate")
+        store = Store(settings.store_url)
+        store.create_schema()
+        profile = dict(customer)
+        customer_id = str(profile.pop("id"))
+        attributes = profile.pop("attributes", {})
+        store.upsert_customer(customer_id, attributes=attributes, **profile)
+        env = await start_time_skipping()
+        try:
+            async with build_worker(env.client, settings, store=store):
+                router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
+                driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
+                state = await _play(driver, scenario.id, customer_id, events)
+                return Simulation(state, store.outbox_for(customer_id))
+        finally:
+            await env.shutdown()
+
+
+async def _play(driver: JourneyDriver, scenario_id: str, customer_id: str, events: list[TimedEvent]) -> JourneyState:
+    elapsed = timedelta(0)
+    started = False
+    for number, timed in enumerate(events):
+        if started and timed.at > elapsed and await driver.running(scenario_id, customer_id):
+            await driver.idle(scenario_id, customer_id)
+            await driver.advance(scenario_id, customer_id, timed.at - elapsed)
+        elapsed = max(elapsed, timed.at)
+        event = Event(id=f"sim-{number}", name=timed.name, customer_id=customer_id, properties=timed.properties)
+        result = await driver.router.route(event)
+        started = started or scenario_id in result.started_or_signalled
+    if not started:
+        raise SimulationInputError(f"no event in the list triggers scenario '{scenario_id}'")
+    return await driver.finish(scenario_id, customer_id)

@@ -1,0 +1,259 @@
+"""The customer store, the delivery ledger, the outbox and journey entries (SQLModel).
+
+SQLite by default and PostgreSQL in production, with the same code: only portable SQL is
+used (no ``ON CONFLICT``), and races on unique keys are settled by catching
+``IntegrityError`` and reading the row that won. Activities call these methods through
+``asyncio.to_thread``: every method opens and closes its own short session.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from journeys.store_models import (
+    PROFILE_FIELDS,
+    Customer,
+    Delivery,
+    JourneyEntry,
+    OutboxMessage,
+    apply_profile,
+    blank_customer,
+    customer_context,
+    utcnow,
+)
+
+__all__ = [
+    "PROFILE_FIELDS",
+    "Customer",
+    "Delivery",
+    "JourneyEntry",
+    "OutboxMessage",
+    "Store",
+    "blank_customer",
+    "customer_context",
+]
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; the busy timeout makes writers queue, not fail."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def engine_for(url: str) -> Engine:
+    """One engine (one connection pool) per URL per process, however many ``Store``s exist."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+    if parsed.database in (None, "", ":memory:"):
+        # One shared connection, or every thread would see its own empty database.
+        engine = create_engine(url, connect_args=args, poolclass=StaticPool)
+    else:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args=args)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """Short, self-contained transactions over the journeys database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def _session(self) -> Session:
+        # Rows stay readable after commit: callers get plain, detached objects.
+        return Session(self.engine, expire_on_commit=False)
+
+    # Customers ------------------------------------------------------------------------
+
+    def get_customer(self, customer_id: str) -> dict[str, Any] | None:
+        with self._session() as session:
+            row = session.get(Customer, customer_id)
+            return customer_context(row) if row else None
+
+    def upsert_customer(
+        self,
+        customer_id: str,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        **profile: Any,
+    ) -> dict[str, Any]:
+        """Creates or updates a customer; returns its context shape.
+
+        ``profile`` takes the ``PROFILE_FIELDS``: a field not passed is left as it is, a
+        field passed as ``None`` is cleared (e.g. an invalidated push token). ``consent``
+        and ``attributes`` are merged into what is stored, key by key, like a profile
+        update from an app: sending ``{"sms": True}`` does not withdraw email consent.
+        """
+        with self._session() as session:
+            # FOR UPDATE (PostgreSQL): two journeys merging attributes must not lose one.
+            row = session.get(Customer, customer_id, with_for_update=True)
+            row = row or Customer(id=customer_id)
+            apply_profile(row, profile)
+            if attributes:
+                row.attributes = {**(row.attributes or {}), **attributes}
+            row.updated_at = utcnow()
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                # Another writer created the same customer first: apply ours on top of it.
+                session.rollback()
+                return self.upsert_customer(customer_id, attributes=attributes, **profile)
+            return customer_context(row)
+
+    def set_attributes(self, customer_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Writes values a journey computed; profile field names go to their columns."""
+        if "id" in values:
+            raise ValueError("a customer's id cannot be changed")
+        profile = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
+        attributes = {k: v for k, v in values.items() if k not in PROFILE_FIELDS}
+        return self.upsert_customer(customer_id, attributes=attributes, **profile)
+
+    # Delivery ledger ------------------------------------------------------------------
+
+    def deliveries_for_key(self, delivery_key: str) -> list[Delivery]:
+        with self._session() as session:
+            query = select(Delivery).where(Delivery.delivery_key == delivery_key)
+            return list(session.exec(query.order_by(col(Delivery.id))).all())
+
+    def deliveries_for(self, customer_id: str) -> list[Delivery]:
+        with self._session() as session:
+            query = select(Delivery).where(Delivery.customer_id == customer_id)
+            return list(session.exec(query.order_by(col(Delivery.id))).all())
+
+    def record_delivery(self, entry: Delivery) -> Delivery:
+        """Inserts the ledger row for (delivery_key, channel), or moves the existing one on.
+
+        On update only status, reason and provider message id change: who and what the
+        row is about was fixed when it was first written.
+        """
+        with self._session() as session:
+            row = self._ledger_row(session, entry.delivery_key, entry.channel)
+            if row is None:
+                session.add(entry)
+                try:
+                    session.commit()
+                    return entry
+                except IntegrityError:
+                    session.rollback()
+                    row = self._ledger_row(session, entry.delivery_key, entry.channel)
+                    assert row is not None, "the conflicting ledger row must exist"
+            row.status, row.reason = entry.status, entry.reason
+            row.provider_message_id = entry.provider_message_id or row.provider_message_id
+            row.updated_at = utcnow()
+            session.add(row)
+            session.commit()
+            return row
+
+    @staticmethod
+    def _ledger_row(session: Session, delivery_key: str, channel: str) -> Delivery | None:
+        query = select(Delivery).where(
+            Delivery.delivery_key == delivery_key, Delivery.channel == channel
+        )
+        return session.exec(query).first()
+
+    # Outbox ---------------------------------------------------------------------------
+
+    def insert_outbox(self, message: OutboxMessage) -> OutboxMessage:
+        """Stores a message once per delivery_key; a repeat returns the row already there."""
+        with self._session() as session:
+            query = select(OutboxMessage).where(OutboxMessage.delivery_key == message.delivery_key)
+            existing = session.exec(query).first()
+            if existing is not None:
+                return existing
+            session.add(message)
+            try:
+                session.commit()
+                return message
+            except IntegrityError:
+                session.rollback()
+                existing = session.exec(query).first()
+                assert existing is not None, "the conflicting outbox row must exist"
+                return existing
+
+    def latest_outbox(self, limit: int = 20, customer_id: str | None = None) -> list[OutboxMessage]:
+        """Newest first: what a user checks right after triggering a journey."""
+        with self._session() as session:
+            query = select(OutboxMessage)
+            if customer_id is not None:
+                query = query.where(OutboxMessage.customer_id == customer_id)
+            query = query.order_by(col(OutboxMessage.id).desc()).limit(limit)
+            return list(session.exec(query).all())
+
+    def outbox_for(self, customer_id: str) -> list[OutboxMessage]:
+        """Oldest first: one customer's messages in the order the journey sent them."""
+        with self._session() as session:
+            query = select(OutboxMessage).where(OutboxMessage.customer_id == customer_id)
+            return list(session.exec(query.order_by(col(OutboxMessage.id))).all())
+
+    # Journey entries ------------------------------------------------------------------
+
+    def record_entry(self, entry: JourneyEntry, *, once: bool) -> bool:
+        """Records an entry; with ``once``, only the customer's first entry is allowed.
+
+        Idempotent per entry_id: a retried activity gets True again. Two different first
+        entries racing both pass the read; the unique ``once_key`` lets one insert win.
+        """
+        with self._session() as session:
+            if self._entry(session, entry.entry_id) is not None:
+                return True
+            if once and self._first_entry(session, entry) is not None:
+                return False
+            entry.once_key = "once" if once else None
+            session.add(entry)
+            try:
+                session.commit()
+                return True
+            except IntegrityError:  # a racing first entry, or a racing retry of this one
+                session.rollback()
+                return self._entry(session, entry.entry_id) is not None
+
+    @staticmethod
+    def _entry(session: Session, entry_id: str) -> JourneyEntry | None:
+        return session.exec(select(JourneyEntry).where(JourneyEntry.entry_id == entry_id)).first()
+
+    @staticmethod
+    def _first_entry(session: Session, entry: JourneyEntry) -> JourneyEntry | None:
+        query = select(JourneyEntry).where(
+            JourneyEntry.scenario_id == entry.scenario_id,
+            JourneyEntry.customer_id == entry.customer_id,
+        )
+        return session.exec(query.order_by(col(JourneyEntry.id))).first()
+
+    def entries_for(self, scenario_id: str, customer_id: str) -> list[JourneyEntry]:
+        with self._session() as session:
+            query = select(JourneyEntry).where(
+                JourneyEntry.scenario_id == scenario_id, JourneyEntry.customer_id == customer_id
+            )
+            return list(session.exec(query.order_by(col(JourneyEntry.id))).all())

@@ -1,0 +1,197 @@
+"""The tables of the journeys database, and the shape a customer row takes in a context.
+
+Kept apart from ``journeys.store`` (engines and transactions) so the schema reads on one
+page. Timestamps are stored as UTC and always come back timezone-aware, on SQLite (which
+has no timezone type) as on PostgreSQL (``timestamptz``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Field, SQLModel
+
+CHANNELS = ("email", "sms", "push")
+# Columns of the customer row; everything else a caller sets goes to ``attributes``.
+PROFILE_FIELDS = ("email", "phone", "push_token", "locale", "time_zone", "consent")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; a naive value is taken as UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Customer(SQLModel, table=True):
+    """A customer profile. ``consent`` maps channel → bool; an absent channel = no consent."""
+
+    __tablename__ = "customers"
+
+    id: str = Field(primary_key=True)
+    email: str | None = None
+    phone: str | None = None
+    push_token: str | None = None
+    locale: str = "en"
+    time_zone: str = "UTC"  # IANA name: local times (wait_until, quiet hours) use it
+    consent: dict[str, bool] = Field(default_factory=dict, sa_type=JSON)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Delivery(SQLModel, table=True):
+    """The delivery ledger: one row per (delivery_key, channel), reserved before the send.
+
+    status: ``reserved`` | ``sent`` | ``suppressed:no-consent`` | ``suppressed:unreachable``
+    | ``failed:<reason>``.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("delivery_key", "channel", name="uq_deliveries_key_channel"),
+        Index("ix_deliveries_customer", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_key: str
+    channel: str
+    status: str
+    reason: str = ""
+    workflow_id: str = ""
+    run_id: str = ""
+    scenario_id: str = ""
+    step_id: str = ""
+    customer_id: str = ""
+    template: str = ""
+    provider_message_id: str | None = None
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A rendered message kept instead of sent: exactly what would have gone out.
+
+    ``delivery_key`` is unique: it is the adapter's idempotency key.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_customer", "customer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_key: str = Field(unique=True)
+    customer_id: str
+    scenario_id: str = ""
+    step_id: str = ""
+    channel: str
+    recipient: str
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    locale: str = ""
+    template_file: str = ""
+    journey_time: datetime | None = Field(default=None, sa_type=UTCDateTime)  # workflow clock
+    created_at: datetime = _timestamp()  # wall clock
+
+
+class JourneyEntry(SQLModel, table=True):
+    """One customer entering one scenario; the memory behind ``reentry: once``.
+
+    ``once_key`` is ``"once"`` on entries made under that policy and NULL otherwise: the
+    unique (scenario, customer, once_key) lets only one of two racing first entries in,
+    on every database (NULLs never collide).
+    """
+
+    __tablename__ = "journey_entries"
+    __table_args__ = (
+        Index("ix_journey_entries_scenario_customer", "scenario_id", "customer_id"),
+        UniqueConstraint("scenario_id", "customer_id", "once_key", name="uq_journey_entries_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(unique=True)
+    scenario_id: str
+    customer_id: str
+    workflow_id: str = ""
+    entered_at: datetime = _timestamp()
+    once_key: str | None = None
+
+
+def customer_context(row: Customer) -> dict[str, Any]:
+    """What templates and expressions see as ``customer`` (see ``journeys.context``).
+
+    Attributes are lifted to the top and the profile fields override them. ``consent``
+    always has the three channels (absent = ``False``) so ``customer.consent.sms`` is a
+    plain boolean, never a strict-undefined error.
+    """
+    consent = row.consent or {}
+    return {
+        **(row.attributes or {}),
+        "id": row.id,
+        "email": row.email,
+        "phone": row.phone,
+        "push_token": row.push_token,
+        "locale": row.locale or "en",
+        "time_zone": row.time_zone or "UTC",
+        "consent": {channel: bool(consent.get(channel, False)) for channel in CHANNELS},
+    }
+
+
+def blank_customer(customer_id: str) -> dict[str, Any]:
+    """The context shape of a customer we know nothing about: no address, no consent."""
+    return customer_context(Customer(id=customer_id))
+
+
+def apply_profile(row: Customer, profile: dict[str, Any]) -> None:
+    """Sets profile columns; ``consent`` is merged per channel, ``None`` resets a default."""
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown customer field(s): {', '.join(sorted(unknown))}")
+    for name, value in profile.items():
+        if name == "consent":
+            if not isinstance(value, Mapping | None):
+                raise ValueError(f"consent must map channels to true/false, not {value!r}")
+            given = {channel: bool(flag) for channel, flag in (value or {}).items()}
+            row.consent = {**(row.consent or {}), **given}
+        elif name == "time_zone":
+            row.time_zone = check_time_zone(value) if value else "UTC"
+        elif name == "locale":
+            row.locale = value or "en"
+        else:
+            setattr(row, name, value)
+
+
+def check_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"'{name}' is not an IANA time zone (e.g. Europe/Paris)") from err
+    return name

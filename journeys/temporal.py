@@ -1,0 +1,49 @@
+"""Connecting to Temporal the same way everywhere: CLI, worker, router, tests, benchmarks."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from journeys.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+SCENARIO_ID = SearchAttributeKey.for_keyword("ScenarioId")
+SEARCH_ATTRIBUTES = (CUSTOMER_ID, SCENARIO_ID)
+
+
+async def connect(settings: Settings, address: str | None = None) -> Client:
+    return await Client.connect(
+        address or settings.temporal_address or f"127.0.0.1:{settings.embedded_port}",
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=settings.temporal_tls,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Registers CustomerId / ScenarioId on a cluster that lacks them (idempotent)."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        log.info("registering search attributes %s", ", ".join(missing))
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )

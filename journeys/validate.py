@@ -1,0 +1,281 @@
+"""Checks that a scenario will run as written, before any customer enters it.
+
+A journey lasts days: a misspelt variable, a missing template or a step that can never run
+would otherwise surface at send time, as a blank or a missing message to a real customer.
+So every expression and every template (each locale variant) is evaluated here against the
+scenario's ``sample``, with the same strict, sandboxed Jinja the worker uses, and every
+problem is reported (not just the first) as ``file:line: plain sentence``.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateNotFound, TemplateSyntaxError
+
+from journeys.context import sample_context
+from journeys.problems import Problem, ScenarioError
+from journeys.scenario import (
+    AnyStep,
+    ExitStep,
+    IfStep,
+    Scenario,
+    SendStep,
+    UpdateStep,
+    WaitForStep,
+    WaitUntilStep,
+)
+from journeys.scenario_file import parse_scenario
+from journeys.templating import BLOCKS, Expressions, Templates
+from journeys.yaml_lines import LineDict, LineList, load_yaml
+
+# A whole `update.set` value written as one `{{ ... }}` is an expression, not text.
+_WRAPPED = re.compile(r"^\s*\{\{(?P<inner>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+def scenario_files(paths: list[Path]) -> Iterator[Path]:
+    """The files to read: a folder stands for its ``*.yaml`` and ``*.yml`` files, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        else:
+            yield path
+
+
+def validate_paths(
+    paths: list[Path], templates_dir: Path
+) -> tuple[list[Scenario], list[Problem]]:
+    """Every scenario that parsed, and every problem found in the files and their templates.
+
+    Callers treat any problem as a failure; the scenarios are returned anyway so that a
+    tool can still show what it understood.
+    """
+    templates = Templates(templates_dir)
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    first_file: dict[str, str] = {}
+    for path in scenario_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+            scenario = parse_scenario(text, str(path))
+        except OSError as err:
+            problems.append(Problem(str(path), 1, f"cannot read this file: {err.strerror}"))
+            continue
+        except ScenarioError as err:
+            problems += err.problems
+            continue
+        raw = load_yaml(text)  # parsed once already, so no syntax error here
+        if scenario.id in first_file:
+            problems.append(
+                Problem(
+                    str(path),
+                    raw.line_of("id"),
+                    f"scenario id '{scenario.id}' is already used by {first_file[scenario.id]}",
+                )
+            )
+        first_file.setdefault(scenario.id, str(path))
+        scenarios.append(scenario)
+        problems += validate_scenario(scenario, templates, raw)
+    return scenarios, sorted(set(problems))
+
+
+def validate_scenario(
+    scenario: Scenario, templates: Templates | Path, raw: LineDict | None = None
+) -> list[Problem]:
+    """Every problem of one parsed scenario: steps, expressions and templates.
+
+    ``raw`` (the YAML tree) gives the lines of keys that the model does not keep, such as
+    ``entry.if``; without it the scenario's source file is read, if there is one.
+    """
+    if isinstance(templates, Path):
+        templates = Templates(templates)
+    if raw is None:
+        raw = _read_tree(scenario.source)
+    return _Checker(scenario, templates, raw).run()
+
+
+class _Checker:
+    def __init__(self, scenario: Scenario, templates: Templates, raw: LineDict) -> None:
+        self.scenario = scenario
+        self.templates = templates
+        self.raw = raw
+        self.file = scenario.source or f"scenario '{scenario.id}'"
+        self.context = sample_context(scenario)
+        self.expressions = Expressions()
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int, message: str, file: str | None = None) -> None:
+        self.problems.append(Problem(file or self.file, line or 1, message))
+
+    def run(self) -> list[Problem]:
+        self.step_ids()
+        for step in _unreachable(self.scenario.steps):
+            self.problem(step.line, f"step '{step.id}' can never run: the step before it always exits")
+        self.exit_on()
+        for what, source, line in self.expressions_to_check():
+            self.expression(what, source, line)
+        checked: set[tuple[str, str]] = set()
+        for step in self.scenario.walk():
+            if isinstance(step, SendStep):
+                for channel in step.channels:
+                    if (step.template, channel) not in checked:
+                        checked.add((step.template, channel))
+                        self.template(step, channel)
+        return self.problems
+
+    def step_ids(self) -> None:
+        first_line: dict[str, int] = {}
+        for step in self.scenario.walk():
+            if step.id in first_line:
+                self.problem(
+                    step.line,
+                    f"step id '{step.id}' is already used by the step on line {first_line[step.id]}",
+                )
+            first_line.setdefault(step.id, step.line)
+
+    def exit_on(self) -> None:
+        """A trigger in ``exit_on`` ends every journey at the very event that starts it."""
+        trigger = self.scenario.trigger.event
+        if trigger in self.scenario.exit_on:
+            written = self.raw.get("exit_on")
+            line = self.raw.line_of("exit_on")
+            if isinstance(written, LineList) and trigger in written:
+                line = written.line_of(written.index(trigger))
+            self.problem(
+                line,
+                f"exit_on lists the trigger event '{trigger}': "
+                "every journey would end as soon as it starts",
+            )
+
+    def expressions_to_check(self) -> Iterator[tuple[str, str, int]]:
+        """(what, expression, line) for every expression the journey will evaluate."""
+        if self.scenario.entry.condition is not None:
+            entry = self.raw.get("entry")
+            line = entry.line_of("if") if isinstance(entry, LineDict) else 1
+            yield "the entry condition", self.scenario.entry.condition, line
+        for step in self.scenario.walk():
+            named = f"step '{step.id}'"
+            if isinstance(step, IfStep):
+                yield f"{named} condition", step.condition, step.line
+            elif isinstance(step, WaitForStep) and step.where is not None:
+                yield f"{named} 'where'", step.where, step.line
+            elif isinstance(step, WaitUntilStep) and step.at is not None:
+                yield f"{named} 'at'", step.at, step.line
+            elif isinstance(step, UpdateStep):
+                for key, value in step.set.items():
+                    match = _WRAPPED.match(value) if isinstance(value, str) else None
+                    if match:
+                        yield f"{named} value for '{key}'", match["inner"].strip(), step.line
+
+    def expression(self, what: str, source: str, line: int) -> None:
+        try:
+            compiled = self.expressions.compile(source)
+        except Exception as err:
+            self.problem(line, f"{what} '{source}' does not parse: {err.__cause__ or err}")
+            return
+        try:
+            bool(compiled(**self.context))  # bool() makes StrictUndefined raise here
+        except Exception as err:
+            self.problem(line, f"{what} '{source}' fails with the sample data: {err}")
+
+    def template(self, step: SendStep, channel: str) -> None:
+        default = self.templates.root / f"{step.template}.{channel}.j2"
+        if not default.is_file():
+            self.problem(
+                step.line,
+                f"step '{step.id}' uses template '{step.template}' which has no {channel} "
+                f"version ({default} does not exist)",
+            )
+            return
+        for locale in self.templates.locales(step.template, channel):
+            self.template_file(step, channel, locale)
+
+    def template_file(self, step: SendStep, channel: str, locale: str) -> None:
+        """One file: it compiles, has the channel's blocks, and renders every block."""
+        file = f"{step.template}.{channel}{'.' + locale if locale else ''}.j2"
+        path = str(self.templates.root / file)
+        label = f"template '{step.template}' ({channel}{', ' + locale if locale else ''})"
+        try:
+            present = self.templates.block_names(file)
+        except TemplateSyntaxError as err:
+            where = str(Path(err.filename)) if err.filename else path
+            self.problem(err.lineno, f"template syntax error: {err.message}", where)
+            return
+        except TemplateNotFound as err:
+            self.problem(1, f"{label} extends '{err.name}', which does not exist", path)
+            return
+        needed = BLOCKS[channel]
+        for block in needed:
+            if block not in present:
+                self.problem(
+                    1,
+                    f"{label} has no '{{% block {block} %}}' "
+                    f"(a{'n' if channel == 'email' else ''} {channel} needs {', '.join(needed)})",
+                    path,
+                )
+        context = self.context
+        if locale:
+            context = {**context, "customer": {**context["customer"], "locale": locale}}
+        for block in needed:
+            if block in present:
+                self.render(step, file, block, context, label)
+
+    def render(
+        self, step: SendStep, file: str, block: str, context: dict[str, Any], label: str
+    ) -> None:
+        try:
+            self.templates.render_part(file, block, context)
+        except Exception as err:
+            message = f"{label} fails with the sample data of scenario '{self.scenario.id}': {err}"
+            where = _template_frame(err, self.templates.root)
+            if where:
+                self.problem(where[1], message, where[0])
+            else:
+                self.problem(step.line, f"step '{step.id}': {message}")
+
+
+def _terminates(step: AnyStep) -> bool:
+    """True when every way through the step ends the journey (exit, or exits on all branches)."""
+    if isinstance(step, ExitStep):
+        return True
+    blocks = [block for _, block in step.children()]
+    return bool(blocks) and all(any(_terminates(s) for s in block) for block in blocks)
+
+
+def _unreachable(steps: list[AnyStep]) -> Iterator[AnyStep]:
+    """The first step after one that always exits, in this block and in nested ones."""
+    for index, step in enumerate(steps):
+        for _, block in step.children():
+            yield from _unreachable(block)
+        if _terminates(step):
+            if index + 1 < len(steps):
+                yield steps[index + 1]
+            return
+
+
+def _template_frame(err: BaseException, root: Path) -> tuple[str, int] | None:
+    """The innermost template file and line in the error's traceback (Jinja rewrites frames
+    so that their file name and line are the template's)."""
+    base = root.resolve()
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = Path(frame.filename)
+        if path.suffix == ".j2" and path.resolve().is_relative_to(base) and frame.lineno:
+            return str(path), frame.lineno
+    return None
+
+
+def _read_tree(source: str) -> LineDict:
+    """The YAML tree of a scenario's source file, or an empty one (every line is then 1)."""
+    try:
+        tree = load_yaml(Path(source).read_text(encoding="utf-8")) if source else None
+    except (OSError, ValueError):
+        tree = None
+    if isinstance(tree, LineDict):
+        return tree
+    empty = LineDict()
+    empty.line, empty.key_lines = 1, {}
+    return empty

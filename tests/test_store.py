@@ -1,0 +1,217 @@
+"""The store on SQLite and on PostgreSQL: same code, same answers.
+
+PostgreSQL tests use ``JOURNEYS_TEST_POSTGRES_URL`` (default: a local ``test`` database),
+each in a schema of its own that is dropped afterwards; they are skipped, with the reason
+shown, only when the server does not answer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Engine
+
+from journeys.store import Delivery, JourneyEntry, OutboxMessage, Store
+
+POSTGRES_URL = os.environ.get(
+    "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def postgres_admin() -> Iterator[Engine]:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as err:  # no driver, no server, bad credentials: all mean "not here"
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} does not answer: {err}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        # A nested, not yet existing folder: the store must create it.
+        store = Store(f"sqlite:///{tmp_path / 'data' / 'journeys.db'}")
+        store.create_schema()
+        yield store
+        return
+    admin: Engine = request.getfixturevalue("postgres_admin")
+    schema = f"journeys_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    store = Store(url.render_as_string(hide_password=False))
+    store.create_schema()
+    yield store
+    store.engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def concurrently(count: int, work: Callable[[int], T]) -> list[T]:
+    """Runs ``work(i)`` in ``count`` threads released at the same instant."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = work(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_sqlite_engine_is_shared_and_uses_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a' / 'b' / 'journeys.db'}"
+    first, second = Store(url), Store(url)
+    assert first.engine is second.engine
+    assert (tmp_path / "a" / "b").is_dir()
+    with first.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_customer_has_the_context_shape(store: Store) -> None:
+    store.upsert_customer(
+        "c1",
+        email="ana@example.com",
+        locale="fr",
+        time_zone="Europe/Paris",
+        consent={"email": True},
+        attributes={"first_name": "Ana", "email": "shadowed@example.com", "points": 120},
+    )
+    assert store.get_customer("c1") == {
+        "first_name": "Ana",
+        "points": 120,
+        "id": "c1",
+        "email": "ana@example.com",  # the profile field wins over an attribute of that name
+        "phone": None,
+        "push_token": None,
+        "locale": "fr",
+        "time_zone": "Europe/Paris",
+        "consent": {"email": True, "sms": False, "push": False},  # absent = no consent
+    }
+    assert store.get_customer("nobody") is None
+
+
+def test_upsert_merges_consent_and_attributes_and_clears_on_none(store: Store) -> None:
+    store.upsert_customer("c1", push_token="tok", consent={"email": True}, attributes={"a": 1})
+    customer = store.upsert_customer(
+        "c1", push_token=None, consent={"sms": True}, attributes={"b": 2}
+    )
+    assert customer["push_token"] is None
+    assert customer["consent"] == {"email": True, "sms": True, "push": False}
+    assert (customer["a"], customer["b"]) == (1, 2)
+    with pytest.raises(ValueError, match="IANA"):
+        store.upsert_customer("c1", time_zone="Mars/Olympus")
+    with pytest.raises(ValueError, match="unknown customer field"):
+        store.upsert_customer("c1", nickname="x")
+
+
+def test_set_attributes_creates_the_customer_and_routes_profile_fields(store: Store) -> None:
+    customer = store.set_attributes("new", {"tier": "gold", "locale": "ja", "points": 5})
+    assert (customer["tier"], customer["points"], customer["locale"]) == ("gold", 5, "ja")
+    assert store.get_customer("new") == customer
+    with pytest.raises(ValueError, match="id cannot be changed"):
+        store.set_attributes("new", {"id": "other"})
+
+
+def _ledger(status: str, channel: str = "email", **fields: Any) -> Delivery:
+    return Delivery(delivery_key="k1", channel=channel, status=status, customer_id="c1", **fields)
+
+
+def test_ledger_keeps_one_row_per_key_and_channel(store: Store) -> None:
+    store.record_delivery(_ledger("suppressed:no-consent", channel="sms", reason="no sms consent"))
+    store.record_delivery(_ledger("reserved", step_id="s1", template="promo/offer"))
+    store.record_delivery(_ledger("sent", provider_message_id="m-1"))
+    rows = store.deliveries_for_key("k1")
+    assert [(r.channel, r.status) for r in rows] == [
+        ("sms", "suppressed:no-consent"),
+        ("email", "sent"),
+    ]
+    email = rows[1]
+    assert (email.step_id, email.template, email.provider_message_id) == ("s1", "promo/offer", "m-1")
+    assert email.updated_at >= email.created_at
+    assert email.created_at.tzinfo is not None
+    assert store.deliveries_for("c1") == rows
+    assert store.deliveries_for("c2") == []
+
+
+def test_concurrent_ledger_writes_keep_one_row(store: Store) -> None:
+    concurrently(6, lambda i: store.record_delivery(_ledger("reserved")))
+    assert [r.status for r in store.deliveries_for_key("k1")] == ["reserved"]
+
+
+def _outbox(key: str, customer_id: str = "c1", **fields: Any) -> OutboxMessage:
+    return OutboxMessage(
+        delivery_key=key, customer_id=customer_id, channel="email", recipient="a@b", **fields
+    )
+
+
+def test_outbox_insert_is_idempotent_on_the_delivery_key(store: Store) -> None:
+    paris = datetime(2026, 3, 29, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    first = store.insert_outbox(_outbox("k1", subject="first", journey_time=paris))
+    again = store.insert_outbox(_outbox("k1", subject="second"))
+    assert again.id == first.id and again.subject == "first"
+    [row] = store.outbox_for("c1")
+    assert row.journey_time == paris and row.journey_time.tzinfo == UTC
+
+
+def test_concurrent_outbox_inserts_store_one_message(store: Store) -> None:
+    rows = concurrently(6, lambda i: store.insert_outbox(_outbox("race", subject=str(i))))
+    assert len({row.id for row in rows}) == 1
+    assert len(store.outbox_for("c1")) == 1
+
+
+def test_outbox_listings(store: Store) -> None:
+    for index in range(5):
+        store.insert_outbox(_outbox(f"k{index}", customer_id="c1" if index % 2 else "c2"))
+    assert [m.delivery_key for m in store.latest_outbox(3)] == ["k4", "k3", "k2"]
+    assert [m.delivery_key for m in store.latest_outbox(10, customer_id="c1")] == ["k3", "k1"]
+    assert [m.delivery_key for m in store.outbox_for("c2")] == ["k0", "k2", "k4"]
+
+
+def _entry(entry_id: str, scenario_id: str = "vip") -> JourneyEntry:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return JourneyEntry(
+        entry_id=entry_id,
+        scenario_id=scenario_id,
+        customer_id="c1",
+        workflow_id=f"journey/{scenario_id}/c1",
+        entered_at=start + timedelta(days=len(entry_id)),
+    )
+
+
+def test_record_entry_once_and_idempotent(store: Store) -> None:
+    assert store.record_entry(_entry("e1"), once=True)
+    assert store.record_entry(_entry("e1"), once=True)  # a retry of the same entry
+    assert not store.record_entry(_entry("e2"), once=True)
+    assert store.record_entry(_entry("e3", scenario_id="other"), once=True)
+    assert [e.entry_id for e in store.entries_for("vip", "c1")] == ["e1"]
+    assert store.record_entry(_entry("r1", scenario_id="loop"), once=False)
+    assert store.record_entry(_entry("r2", scenario_id="loop"), once=False)
+    assert len(store.entries_for("loop", "c1")) == 2
+
+
+def test_racing_first_entries_admit_exactly_one(store: Store) -> None:
+    results = concurrently(6, lambda i: store.record_entry(_entry(f"e{i}"), once=True))
+    assert results.count(True) == 1
+    [winner] = store.entries_for("vip", "c1")
+    assert winner.entry_id == f"e{results.index(True)}"

@@ -1,0 +1,66 @@
+"""The worker process: runs journeys and their activities on the task queue.
+
+``build_worker`` is the one place the production wiring is assembled; ``journeys up``,
+``python worker.py``, the tests and the benchmarks all use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from activities.channels.base import ChannelAdapter
+from journeys.settings import Settings
+from journeys.store import Store
+from journeys.templating import Expressions, Templates
+from journeys.temporal import connect, ensure_search_attributes
+from workflows.journey import JourneyWorkflow
+
+log = logging.getLogger("journeys.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    adapters: dict[str, ChannelAdapter] | None = None,
+    store: Store | None = None,
+) -> Worker:
+    """The production worker; tests pass ``adapters`` to put a real fault or sink in the path."""
+    store = store or Store(settings.store_url)
+    store.create_schema()
+    templates = Templates(settings.templates_dir)
+    activities = build_activities(store, templates, Expressions(), adapters)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[JourneyWorkflow],
+        activities=activities,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    worker = build_worker(client, settings)
+    log.info(
+        "worker on %s, namespace %s, task queue %s, store %s",
+        client.service_client.config.target_host,
+        settings.temporal_namespace,
+        settings.task_queue,
+        settings.store_url,
+    )
+    await worker.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(Settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""One small handler per step kind.
+
+Each handler runs one operation of the compiled program and returns the next ``pc``,
+or ``None`` when the journey ends there. Waits go through ``journey.wait_until`` so that
+an exit event or a restarting trigger interrupts them at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from journeys import contracts as c
+    from journeys.journey_state import SentMessage
+    from journeys.program import Op
+    from journeys.scenario import (
+        IfStep,
+        SendStep,
+        SplitStep,
+        UpdateStep,
+        WaitForStep,
+        WaitStep,
+        WaitUntilStep,
+    )
+
+if TYPE_CHECKING:
+    from workflows.journey import JourneyWorkflow
+
+# Reads are local activities: no extra round trip to the server, retried in the worker.
+LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
+# Delivery keeps retrying transient failures for a day; permanent ones fail at once.
+DELIVERY = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "schedule_to_close_timeout": timedelta(days=1),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)),
+}
+
+Handler = Callable[["JourneyWorkflow", Op], Awaitable[int | None]]
+
+
+async def run_wait(journey: JourneyWorkflow, op: Op) -> int | None:
+    assert isinstance(op.step, WaitStep)
+    await journey.wait_until(journey.deadline(lambda now: now + op.step.duration))
+    return journey.progress.pc + 1
+
+
+async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
+    step = op.step
+    assert isinstance(step, WaitUntilStep)
+    if journey.progress.deadline is None:
+        request = c.WaitUntilRequest(
+            time=step.time, at=step.at, offset=step.offset, context=journey.context()
+        )
+        moment = await workflow.execute_local_activity(
+            c.RESOLVE_WAIT_UNTIL, request, result_type=datetime, **LOCAL
+        )
+        journey.progress.deadline = max(moment, workflow.now())
+    await journey.wait_until(journey.progress.deadline)
+    return journey.progress.pc + 1
+
+
+async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
+    step = op.step
+    assert isinstance(step, WaitForStep)
+    deadline = journey.deadline(lambda now: now + step.timeout)
+    while True:
+        event = await journey.wait_for_event(step.event, deadline)
+        if event is None:
+            journey.note(step.id, f"no {step.event} within {step.timeout}")
+            return op.targets[0]
+        journey.progress.last_event = event
+        if step.where is None or await condition(journey, step.where):
+            journey.note(step.id, f"received {step.event}")
+            return journey.progress.pc + 1
+        journey.note(step.id, f"{step.event} did not match 'where'; still waiting")
+
+
+async def run_if(journey: JourneyWorkflow, op: Op) -> int | None:
+    assert isinstance(op.step, IfStep)
+    result = await condition(journey, op.step.condition)
+    journey.note(op.step.id, f"condition is {'true' if result else 'false'}")
+    return journey.progress.pc + 1 if result else op.targets[0]
+
+
+async def run_split(journey: JourneyWorkflow, op: Op) -> int | None:
+    """Hash-based, not random: a customer lands in the same variant on every entry and replay."""
+    step = op.step
+    assert isinstance(step, SplitStep)
+    seed = f"{journey.scenario.id}/{step.id}/{journey.customer_id}".encode()
+    digest = hashlib.sha256(seed).digest()
+    if int.from_bytes(digest[:4], "big") % 100 < step.holdout:
+        journey.note(step.id, "in the holdout group")
+        journey.progress.exit_reason = f"holdout of split '{step.id}'"
+        return None
+    point = int.from_bytes(digest[4:8], "big") % sum(v.weight for v in step.variants)
+    for variant, start in zip(step.variants, op.targets, strict=True):
+        if point < variant.weight:
+            journey.note(step.id, f"variant {variant.name}")
+            return start
+        point -= variant.weight
+    raise AssertionError("unreachable: point is below the total weight")
+
+
+async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
+    step = op.step
+    assert isinstance(step, SendStep)
+    info = workflow.info()
+    request = c.DeliverRequest(
+        delivery_key=f"{info.workflow_id}/{journey.progress.entry_id}/{step.id}",
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        scenario_id=journey.scenario.id,
+        step_id=step.id,
+        channels=step.channels,
+        template=step.template,
+        purpose=step.purpose or journey.scenario.category,
+        context=journey.context(),
+    )
+    try:
+        result = await workflow.execute_activity(
+            c.DELIVER, request, result_type=c.DeliverResult, **DELIVERY
+        )
+        message = SentMessage(
+            step_id=step.id,
+            status=result.status,
+            channel=result.channel,
+            at=workflow.now(),
+            detail="; ".join(f"{d.channel}: {d.status}" for d in result.decisions),
+        )
+    except ActivityError as err:
+        # A failed message is recorded and the journey goes on, like a bounced email would.
+        cause = err.cause.message if err.cause else str(err)
+        message = SentMessage(step_id=step.id, status="failed", at=workflow.now(), detail=cause)
+    journey.progress.messages.append(message)
+    journey.note(step.id, f"{message.status} {message.channel or ''} {message.detail}".strip())
+    return journey.progress.pc + 1
+
+
+async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
+    assert isinstance(op.step, UpdateStep)
+    request = c.UpdateRequest(values=op.step.set, context=journey.context())
+    applied = await workflow.execute_local_activity(
+        c.UPDATE_CUSTOMER, request, result_type=dict, **LOCAL
+    )
+    journey.note(op.step.id, "set " + ", ".join(f"{k}={v!r}" for k, v in applied.items()))
+    return journey.progress.pc + 1
+
+
+async def run_exit(journey: JourneyWorkflow, op: Op) -> int | None:
+    assert op.step is not None and op.step.kind == "exit"
+    journey.progress.exit_reason = op.step.reason  # type: ignore[union-attr]
+    return None
+
+
+async def run_jump(journey: JourneyWorkflow, op: Op) -> int | None:
+    return op.targets[0]
+
+
+async def condition(journey: JourneyWorkflow, expression: str) -> bool:
+    request = c.ConditionRequest(expression=expression, context=journey.context())
+    result: Any = await workflow.execute_local_activity(
+        c.EVALUATE_CONDITION, request, result_type=bool, **LOCAL
+    )
+    return bool(result)
+
+
+HANDLERS: dict[str, Handler] = {
+    "wait": run_wait,
+    "wait_until": run_wait_until,
+    "wait_for": run_wait_for,
+    "if": run_if,
+    "split": run_split,
+    "send": run_send,
+    "update": run_update,
+    "exit": run_exit,
+    "jump": run_jump,
+}
