@@ -178,7 +178,7 @@ def _decision(row: Delivery) -> ChannelDecision:
 
 def _result_from_ledger(request: DeliverRequest, rows: list[Delivery]) -> DeliverResult:
     """The answer of the attempt that sent, rebuilt from the ledger (no send happens)."""
-    order = {channel: index for index, channel in enumerate(request.channels)}
+    order: dict[str, int] = {channel: index for index, channel in enumerate(request.channels)}
     rows = sorted(rows, key=lambda row: order.get(row.channel, len(order)))
     sent = next(row for row in rows if row.status == SENT)
     return DeliverResult.model_validate(

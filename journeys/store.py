@@ -114,6 +114,8 @@ class Store:
         field passed as ``None`` is cleared (e.g. an invalidated push token). ``consent``
         and ``attributes`` are merged into what is stored, key by key, like a profile
         update from an app: sending ``{"sms": True}`` does not withdraw email consent.
+        PostgreSQL locks the row for the merge; on SQLite the read precedes the write lock,
+        so two merges at the same instant can lose one key (acceptable for one node).
         """
         with self._session() as session:
             # FOR UPDATE (PostgreSQL): two journeys merging attributes must not lose one.

@@ -150,10 +150,10 @@ class Templates:
         """Every locale variant present for this template and channel ('' is the default)."""
         folder = (self.root / name).parent
         stem = Path(name).name
-        found = ["" for _ in folder.glob(f"{stem}.{channel}.j2")]
-        for path in sorted(folder.glob(f"{stem}.{channel}.*.j2")):
-            found.append(path.name[len(f"{stem}.{channel}.") : -len(".j2")])
-        return found
+        prefix = f"{stem}.{channel}."
+        default = [""] if (folder / f"{prefix}j2").is_file() else []
+        variants = (p.name[len(prefix) : -len(".j2")] for p in folder.glob(f"{prefix}*.j2"))
+        return default + sorted(variants)
 
     def block_names(self, file: str) -> set[str]:
         """Blocks a template file defines, itself or through the layouts it extends."""
@@ -173,15 +173,14 @@ class Templates:
         """
         env = self._html if block == "html" else self._plain
         try:
-            template = env.get_template(file)
+            ctx = env.get_template(file).new_context(context)
+            parent = self._parent(file)
+            while parent is not None:
+                for name, function in env.get_template(parent).blocks.items():
+                    ctx.blocks.setdefault(name, []).append(function)
+                parent = self._parent(parent)
         except TemplateNotFound as err:
-            raise TemplateMissing(str(err)) from err
-        ctx = template.new_context(context)
-        parent = self._parent(file)
-        while parent is not None:
-            for name, function in env.get_template(parent).blocks.items():
-                ctx.blocks.setdefault(name, []).append(function)
-            parent = self._parent(parent)
+            raise TemplateMissing(f"template '{err.name}' does not exist") from err
         if block not in ctx.blocks:
             raise TemplateMissing(f"{self.root / file}: has no '{{% block {block} %}}'")
         try:

@@ -14,10 +14,12 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateNotFound, TemplateSyntaxError
 
 from journeys.context import sample_context
+from journeys.local_time import to_moment
 from journeys.problems import Problem, ScenarioError
 from journeys.scenario import (
     AnyStep,
@@ -46,9 +48,7 @@ def scenario_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def validate_paths(
-    paths: list[Path], templates_dir: Path
-) -> tuple[list[Scenario], list[Problem]]:
+def validate_paths(paths: list[Path], templates_dir: Path) -> tuple[list[Scenario], list[Problem]]:
     """Every scenario that parsed, and every problem found in the files and their templates.
 
     Callers treat any problem as a failure; the scenarios are returned anyway so that a
@@ -99,6 +99,8 @@ def validate_scenario(
 
 
 class _Checker:
+    """One scenario's checks, sharing its sample context and the problems found so far."""
+
     def __init__(self, scenario: Scenario, templates: Templates, raw: LineDict) -> None:
         self.scenario = scenario
         self.templates = templates
@@ -114,10 +116,12 @@ class _Checker:
     def run(self) -> list[Problem]:
         self.step_ids()
         for step in _unreachable(self.scenario.steps):
-            self.problem(step.line, f"step '{step.id}' can never run: the step before it always exits")
+            self.problem(
+                step.line, f"step '{step.id}' can never run: the step before it always exits"
+            )
         self.exit_on()
-        for what, source, line in self.expressions_to_check():
-            self.expression(what, source, line)
+        for what, source, line, moment in self.expressions_to_check():
+            self.expression(what, source, line, moment)
         checked: set[tuple[str, str]] = set()
         for step in self.scenario.walk():
             if isinstance(step, SendStep):
@@ -131,9 +135,9 @@ class _Checker:
         first_line: dict[str, int] = {}
         for step in self.scenario.walk():
             if step.id in first_line:
+                first = first_line[step.id]
                 self.problem(
-                    step.line,
-                    f"step id '{step.id}' is already used by the step on line {first_line[step.id]}",
+                    step.line, f"step id '{step.id}' is already used by the step on line {first}"
                 )
             first_line.setdefault(step.id, step.line)
 
@@ -151,38 +155,53 @@ class _Checker:
                 "every journey would end as soon as it starts",
             )
 
-    def expressions_to_check(self) -> Iterator[tuple[str, str, int]]:
-        """(what, expression, line) for every expression the journey will evaluate."""
+    def expressions_to_check(self) -> Iterator[tuple[str, str, int, bool]]:
+        """(where it is written, expression, line, must give a date) for each expression."""
         if self.scenario.entry.condition is not None:
             entry = self.raw.get("entry")
             line = entry.line_of("if") if isinstance(entry, LineDict) else 1
-            yield "the entry condition", self.scenario.entry.condition, line
+            yield "entry.if", self.scenario.entry.condition, line, False
         for step in self.scenario.walk():
-            named = f"step '{step.id}'"
+            named = f"step '{step.id}':"
             if isinstance(step, IfStep):
-                yield f"{named} condition", step.condition, step.line
+                yield f"{named} if", step.condition, step.line, False
             elif isinstance(step, WaitForStep) and step.where is not None:
-                yield f"{named} 'where'", step.where, step.line
+                yield f"{named} where", step.where, step.line, False
             elif isinstance(step, WaitUntilStep) and step.at is not None:
-                yield f"{named} 'at'", step.at, step.line
+                yield f"{named} at", step.at, step.line, True
             elif isinstance(step, UpdateStep):
                 for key, value in step.set.items():
                     match = _WRAPPED.match(value) if isinstance(value, str) else None
                     if match:
-                        yield f"{named} value for '{key}'", match["inner"].strip(), step.line
+                        yield f"{named} set.{key}", match["inner"].strip(), step.line, False
 
-    def expression(self, what: str, source: str, line: int) -> None:
+    def expression(self, what: str, source: str, line: int, moment: bool) -> None:
+        """Compile, then evaluate against the sample: a misspelt name fails here, not later.
+
+        A ``wait_until.at`` must also give a date, as the worker will read it.
+        """
         try:
             compiled = self.expressions.compile(source)
         except Exception as err:
-            self.problem(line, f"{what} '{source}' does not parse: {err.__cause__ or err}")
+            self.problem(line, f'{what} "{source}" does not parse: {err.__cause__ or err}')
             return
         try:
-            bool(compiled(**self.context))  # bool() makes StrictUndefined raise here
+            value = compiled(**self.context)
+            bool(value)  # makes StrictUndefined raise here
+            if moment:
+                to_moment(value, ZoneInfo("UTC"))
         except Exception as err:
-            self.problem(line, f"{what} '{source}' fails with the sample data: {err}")
+            self.problem(line, f'{what} "{source}" fails with the sample data: {err}')
 
     def template(self, step: SendStep, channel: str) -> None:
+        """The default file must exist (it is the fallback for every locale); then each variant."""
+        if ".." in Path(step.template).parts or Path(step.template).is_absolute():
+            self.problem(
+                step.line,
+                f"step '{step.id}': template '{step.template}' must be a "
+                "name inside the templates folder, such as 'welcome/hello'",
+            )
+            return
         default = self.templates.root / f"{step.template}.{channel}.j2"
         if not default.is_file():
             self.problem(

@@ -60,11 +60,11 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_sequence)
 # Timestamps stay text: expressions and durations are parsed by us, with our own messages.
 # So do YAML 1.1's base-60 numbers: `wait_until: 21:00` means a time of day, not 1260.
-_NO_COLON = re.compile(r"(?=[^:]*$)")
+_NO_COLON = r"(?=[^:]*$)"
 _NUMBERS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _Loader.yaml_implicit_resolvers = {
     first: [
-        (tag, re.compile(_NO_COLON.pattern + rx.pattern, rx.flags) if tag in _NUMBERS else rx)
+        (tag, re.compile(_NO_COLON + rx.pattern, rx.flags) if tag in _NUMBERS else rx)
         for tag, rx in resolvers
         if tag != "tag:yaml.org,2002:timestamp"
     ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from journeys.driver import JourneyDriver
 from journeys.driver import JourneyDriver, eventually
+from tests.props import CART_PROPS
 
 CART = "abandoned-cart"
 
 
 async def test_reminder_goes_out_after_one_hour(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "cart.updated", cart_total=42.5, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=42.5, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "59m")
     await journeys.idle(CART, customer)
@@ -27,7 +29,7 @@ async def test_reminder_goes_out_after_one_hour(journeys: JourneyDriver) -> None
 
 async def test_order_during_the_first_wait_stops_every_message(journeys: JourneyDriver) -> None:
     customer = journeys.customer(phone="+33600000001", consent={"email": True, "sms": True})
-    await journeys.send(customer, "cart.updated", cart_total=250, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=250, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "30m")
     await journeys.send(customer, "order.completed", order_id="o-1")
@@ -42,7 +44,7 @@ async def test_order_during_the_first_wait_stops_every_message(journeys: Journey
 
 async def test_order_after_the_reminder_stops_later_messages(journeys: JourneyDriver) -> None:
     customer = journeys.customer(phone="+33600000002", consent={"email": True, "sms": True})
-    await journeys.send(customer, "cart.updated", cart_total=250, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=250, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "2h")
     await journeys.idle(CART, customer)
@@ -56,10 +58,10 @@ async def test_order_after_the_reminder_stops_later_messages(journeys: JourneyDr
 
 async def test_second_cart_update_restarts_the_timer(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "cart.updated", cart_total=20, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=20, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "45m")
-    await journeys.send(customer, "cart.updated", cart_total=35, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=35, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "30m")  # 75 min after the first update
     await journeys.idle(CART, customer)
@@ -80,9 +82,9 @@ async def test_sms_nudge_only_for_big_carts_with_sms_consent(journeys: JourneyDr
     small = journeys.customer(phone="+33600000003", consent={"email": True, "sms": True})
     no_consent = journeys.customer(phone="+33600000004", consent={"email": True, "sms": False})
     eligible = journeys.customer(phone="+33600000005", consent={"email": True, "sms": True})
-    await journeys.send(small, "cart.updated", cart_total=99.99, currency="EUR")
-    await journeys.send(no_consent, "cart.updated", cart_total=150, currency="EUR")
-    await journeys.send(eligible, "cart.updated", cart_total=150, currency="EUR")
+    await journeys.send(small, "cart.updated", cart_total=99.99, **CART_PROPS)
+    await journeys.send(no_consent, "cart.updated", cart_total=150, **CART_PROPS)
+    await journeys.send(eligible, "cart.updated", cart_total=150, **CART_PROPS)
 
     for customer in (small, no_consent, eligible):
         state = await journeys.finish(CART, customer)
@@ -97,7 +99,7 @@ async def test_fallback_list_uses_the_first_reachable_channel(journeys: JourneyD
     with_app = journeys.customer(push_token="device-1", consent={"email": True, "push": True})
     without_app = journeys.customer(consent={"email": True, "push": True})
     for customer in (with_app, without_app):
-        await journeys.send(customer, "cart.updated", cart_total=10, currency="EUR")
+        await journeys.send(customer, "cart.updated", cart_total=10, **CART_PROPS)
         await journeys.finish(CART, customer)
 
     assert journeys.sent(with_app)[-1] == ("last-chance", "push")
@@ -106,7 +108,7 @@ async def test_fallback_list_uses_the_first_reachable_channel(journeys: JourneyD
 
 async def test_cart_without_total_does_not_enter(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "cart.updated", cart_total=0, currency="EUR")
+    await journeys.send(customer, "cart.updated", cart_total=0, **CART_PROPS)
 
     state = await journeys.finish(CART, customer)
 
@@ -116,10 +118,10 @@ async def test_cart_without_total_does_not_enter(journeys: JourneyDriver) -> Non
 
 async def test_same_event_id_twice_is_applied_once(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "cart.updated", event_id="evt-dup-1", cart_total=10, currency="EUR")
+    await journeys.send(customer, "cart.updated", event_id="evt-dup-1", cart_total=10, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "45m")
-    await journeys.send(customer, "cart.updated", event_id="evt-dup-1", cart_total=10, currency="EUR")
+    await journeys.send(customer, "cart.updated", event_id="evt-dup-1", cart_total=10, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "16m")  # a restart would have pushed it to 1h45
 

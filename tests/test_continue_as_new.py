@@ -13,6 +13,7 @@ from journeys.journey_state import JourneyInput, JourneyState, journey_id
 from journeys.scenario_file import parse_scenario
 from journeys.settings import Settings
 from journeys.driver import JourneyDriver
+from tests.props import CART_PROPS
 
 STEPS = "\n".join(
     f"  - wait: 1d\n  - send: {{id: day-{day}, channel: email, template: abandoned_cart/reminder}}"
@@ -33,7 +34,7 @@ async def test_long_journey_continues_as_new_and_completes(
     scenario = parse_scenario(LONG, "long.yaml")
     customer = journeys.customer()
     trigger = Event(id=uuid.uuid4().hex, name="drip.started", customer_id=customer,
-                    properties={"cart_total": 10, "currency": "EUR"})
+                    properties={"cart_total": 10, **CART_PROPS})
     handle = await temporal.client.start_workflow(
         "JourneyWorkflow",
         JourneyInput(scenario=scenario, customer_id=customer, history_limit=25),

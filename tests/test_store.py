@@ -147,7 +147,8 @@ def test_ledger_keeps_one_row_per_key_and_channel(store: Store) -> None:
         ("email", "sent"),
     ]
     email = rows[1]
-    assert (email.step_id, email.template, email.provider_message_id) == ("s1", "promo/offer", "m-1")
+    assert (email.step_id, email.template) == ("s1", "promo/offer")
+    assert email.provider_message_id == "m-1"
     assert email.updated_at >= email.created_at
     assert email.created_at.tzinfo is not None
     assert store.deliveries_for("c1") == rows

@@ -12,6 +12,7 @@ from journeys.routing import Router
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.driver import JourneyDriver
+from tests.props import CART_PROPS
 
 SCENARIO = """
 id: versioned-promo
@@ -32,7 +33,7 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
         temporal, Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue), store
     )
     early = v1.customer()
-    await v1.send(early, "promo.viewed", cart_total=10, currency="EUR")
+    await v1.send(early, "promo.viewed", cart_total=10, **CART_PROPS)
     await v1.idle("versioned-promo", early)
 
     file.write_text(SCENARIO.format(wait="2h", step="v2-message"))
@@ -40,7 +41,7 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
         temporal, Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue), store
     )
     late = v2.customer()
-    await v2.send(late, "promo.viewed", cart_total=10, currency="EUR")
+    await v2.send(late, "promo.viewed", cart_total=10, **CART_PROPS)
 
     early_state = await v2.finish("versioned-promo", early)
     late_state = await v2.finish("versioned-promo", late)

@@ -1,0 +1,92 @@
+"""Records journey histories for the replay test: ``python -m tests.histories.record``.
+
+Run it when a change to the interpreter is meant to be compatible, *before* making the
+change, so the committed histories are what journeys in flight would replay. Never
+re-record to make a failing replay test pass: that failure is a journey that would break.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from journeys.driver import JourneyDriver
+from journeys.embedded import start_time_skipping
+from journeys.registry import ScenarioRegistry
+from journeys.routing import Router
+from journeys.settings import Settings
+from journeys.store import Store
+from worker import build_worker
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+VIP_EVENT = {"sale_name": "Winter Private Sale", "sale_date": "2026-12-05",
+             "sale_url": "https://shop.example/private-sale"}
+
+
+async def record() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), scenarios_dir=REPO / "scenarios",
+                            templates_dir=REPO / "templates", task_queue="record")
+        store = Store(settings.store_url)
+        store.create_schema()
+        env = await start_time_skipping()
+        try:
+            async with build_worker(env.client, settings, store=store):
+                router = Router(env.client, ScenarioRegistry.load(settings.scenarios_dir), "record")
+                driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
+                for name, play in SCRIPTS.items():
+                    scenario_id, customer = await play(driver)
+                    await driver.finish(scenario_id, customer)
+                    history = await driver.handle(scenario_id, customer).fetch_history()
+                    (HERE / f"{name}.json").write_text(history.to_json())
+                    print("recorded", name, len(history.events), "events")
+        finally:
+            await env.shutdown()
+
+
+async def cart_full_with_sms(d: JourneyDriver) -> tuple[str, str]:
+    c = d.customer(phone="+33600000000", consent={"email": True, "sms": True})
+    await d.send(c, "cart.updated", cart_total=150, currency="EUR", item_count=2, cart_url="https://x")
+    return "abandoned-cart", c
+
+
+async def cart_restart_then_order(d: JourneyDriver) -> tuple[str, str]:
+    c = d.customer()
+    await d.send(c, "cart.updated", cart_total=20, currency="EUR", item_count=1, cart_url="https://x")
+    await d.idle("abandoned-cart", c)
+    await d.advance("abandoned-cart", c, "45m")
+    await d.send(c, "cart.updated", cart_total=30, currency="EUR", item_count=2, cart_url="https://x")
+    await d.idle("abandoned-cart", c)
+    await d.advance("abandoned-cart", c, "2h")
+    await d.idle("abandoned-cart", c)
+    await d.send(c, "order.completed", order_id="o-1")
+    return "abandoned-cart", c
+
+
+async def vip_rsvp(d: JourneyDriver) -> tuple[str, str]:
+    c = d.customer(locale="fr", first_name="Chloé")
+    await d.send(c, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_EVENT)
+    await d.idle("vip-invite", c)
+    await d.advance("vip-invite", c, "1d")
+    await d.send(c, "vip.rsvp", guests=2)
+    await d.send(c, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_EVENT)
+    return "vip-invite", c
+
+
+async def vip_no_rsvp(d: JourneyDriver) -> tuple[str, str]:
+    c = d.customer(phone="+33600000001", consent={"email": True, "sms": True})
+    await d.send(c, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_EVENT)
+    return "vip-invite", c
+
+
+SCRIPTS = {
+    "cart_full_with_sms": cart_full_with_sms,
+    "cart_restart_then_order": cart_restart_then_order,
+    "vip_rsvp": vip_rsvp,
+    "vip_no_rsvp": vip_no_rsvp,
+}
+
+if __name__ == "__main__":
+    asyncio.run(record())

@@ -1,0 +1,44 @@
+"""Replays recorded journey histories against today's interpreter.
+
+A failure here means a journey already in flight would break (non-determinism) on deploy:
+guard the change with ``workflow.patched`` instead of re-recording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from journeys.driver import JourneyDriver
+from workflows.journey import JourneyWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[JourneyWorkflow], data_converter=pydantic_data_converter)
+
+
+async def test_committed_histories_replay() -> None:
+    assert len(HISTORIES) >= 4, "recorded histories are missing: python -m tests.histories.record"
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for path in HISTORIES:
+            yield WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+
+    results = await _replayer().replay_workflows(histories(), raise_on_replay_failure=False)
+    assert not results.replay_failures, {run: str(e) for run, e in results.replay_failures.items()}
+
+
+async def test_a_fresh_journey_replays(journeys: JourneyDriver) -> None:
+    customer = journeys.customer(phone="+33600000009", consent={"email": True, "sms": True})
+    await journeys.send(customer, "cart.updated", cart_total=180, currency="EUR", item_count=2,
+                        cart_url="https://shop.example/cart")
+    await journeys.finish("abandoned-cart", customer)
+    history = await journeys.handle("abandoned-cart", customer).fetch_history()
+    await _replayer().replay_workflow(history)
