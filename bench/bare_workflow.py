@@ -34,9 +34,14 @@ class BareCartReminder:
             channels=["email"],
             template="abandoned_cart/reminder",
             purpose="marketing",
-            context=c.JourneyContext(customer_id=customer_id, event=self.events[0], now=workflow.now()),
+            context=c.JourneyContext(
+                customer_id=customer_id, event=self.events[0], now=workflow.now()
+            ),
         )
         result = await workflow.execute_activity(
-            c.DELIVER, request, result_type=c.DeliverResult, start_to_close_timeout=timedelta(minutes=1)
+            c.DELIVER,
+            request,
+            result_type=c.DeliverResult,
+            start_to_close_timeout=timedelta(minutes=1),
         )
         return result.status

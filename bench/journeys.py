@@ -56,16 +56,30 @@ async def _bounded(calls: list[Callable[[], Awaitable[object]]]) -> None:
 
 async def interpreted_round(client: Client, router: Router, customers: list[str]) -> float:
     started = time.perf_counter()
-    await _bounded([
-        lambda c=c: router.route(Event(id=uuid.uuid4().hex, name="cart.updated", customer_id=c,
-                                       properties={"cart_total": 42.0, "currency": "EUR",
-                                                   "item_count": 1, "cart_url": "https://x"}))
-        for c in customers
-    ])
-    await _bounded([
-        lambda c=c: client.get_workflow_handle(f"journey/bench-cart-reminder/{c}").result()
-        for c in customers
-    ])
+    await _bounded(
+        [
+            lambda c=c: router.route(
+                Event(
+                    id=uuid.uuid4().hex,
+                    name="cart.updated",
+                    customer_id=c,
+                    properties={
+                        "cart_total": 42.0,
+                        "currency": "EUR",
+                        "item_count": 1,
+                        "cart_url": "https://x",
+                    },
+                )
+            )
+            for c in customers
+        ]
+    )
+    await _bounded(
+        [
+            lambda c=c: client.get_workflow_handle(f"journey/bench-cart-reminder/{c}").result()
+            for c in customers
+        ]
+    )
     return len(customers) / (time.perf_counter() - started)
 
 
@@ -74,13 +88,27 @@ async def bare_round(client: Client, customers: list[str]) -> float:
     handles = []
 
     async def start(customer: str) -> None:
-        event = Event(id=uuid.uuid4().hex, name="cart.updated", customer_id=customer,
-                      properties={"cart_total": 42.0, "currency": "EUR", "item_count": 1,
-                                  "cart_url": "https://x"})
-        handles.append(await client.start_workflow(
-            BareCartReminder.run, customer, id=f"bare/{customer}", task_queue="bench-bare",
-            start_signal="event", start_signal_args=[event],
-        ))
+        event = Event(
+            id=uuid.uuid4().hex,
+            name="cart.updated",
+            customer_id=customer,
+            properties={
+                "cart_total": 42.0,
+                "currency": "EUR",
+                "item_count": 1,
+                "cart_url": "https://x",
+            },
+        )
+        handles.append(
+            await client.start_workflow(
+                BareCartReminder.run,
+                customer,
+                id=f"bare/{customer}",
+                task_queue="bench-bare",
+                start_signal="event",
+                start_signal_args=[event],
+            )
+        )
 
     await _bounded([lambda c=c: start(c) for c in customers])
     await _bounded([lambda h=h: h.result() for h in handles])
@@ -89,7 +117,9 @@ async def bare_round(client: Client, customers: list[str]) -> float:
 
 async def main(count: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="journeys-bench-") as folder:
-        settings = Settings(data_dir=Path(folder), templates_dir=REPO / "templates", task_queue="bench")
+        settings = Settings(
+            data_dir=Path(folder), templates_dir=REPO / "templates", task_queue="bench"
+        )
         store = Store(settings.store_url)
         store.create_schema()
         env = await WorkflowEnvironment.start_local(
@@ -103,7 +133,9 @@ async def main(count: int, rounds: int) -> None:
         registry = ScenarioRegistry([load_scenario(REPO / "bench" / "cart_reminder.yaml")])
         router = Router(skipping, registry, settings.task_queue)
         bare_worker = Worker(
-            env.client, task_queue="bench-bare", workflows=[BareCartReminder],
+            env.client,
+            task_queue="bench-bare",
+            workflows=[BareCartReminder],
             activities=build_activities(store, Templates(settings.templates_dir), Expressions()),
         )
         interpreted: list[float] = []
@@ -113,21 +145,25 @@ async def main(count: int, rounds: int) -> None:
                 for number in range(rounds):
                     customers = [f"bench-{number}-{i}" for i in range(count)]
                     for customer in customers:
-                        store.upsert_customer(customer, email=f"{customer}@example.com",
-                                              consent={"email": True})
+                        store.upsert_customer(
+                            customer, email=f"{customer}@example.com", consent={"email": True}
+                        )
                     interpreted.append(await interpreted_round(skipping, router, customers))
                     bare.append(await bare_round(skipping, customers))
-                    print(f"round {number + 1}: interpreted {interpreted[-1]:.1f} journeys/s, "
-                          f"bare {bare[-1]:.1f} journeys/s", flush=True)
+                    print(
+                        f"round {number + 1}: interpreted {interpreted[-1]:.1f} journeys/s, "
+                        f"bare {bare[-1]:.1f} journeys/s",
+                        flush=True,
+                    )
         finally:
             await env.shutdown()
     best_interpreted, best_bare = max(interpreted), max(bare)
     print(f"journeys per round: {count}, rounds: {rounds}, concurrency: {CONCURRENCY}")
-    print(f"interpreted scenario (bench/cart_reminder.yaml): {best_interpreted:.1f} journeys/s (best round)")
-    print(f"hand-written bare workflow (bench/bare_workflow.py): {best_bare:.1f} journeys/s (best round)")
+    print(f"interpreted (bench/cart_reminder.yaml): {best_interpreted:.1f} journeys/s, best round")
+    print(f"hand-written (bench/bare_workflow.py): {best_bare:.1f} journeys/s, best round")
     print(f"ratio={best_interpreted / best_bare:.2f}")
 
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*(args + [300, 2][len(args):])))
+    asyncio.run(main(*(args + [300, 2][len(args) :])))

@@ -16,7 +16,11 @@ from journeys.events import Event
 from journeys.problems import ScenarioError
 from journeys.settings import Settings
 
-app = typer.Typer(help="Journeys: loyalty scenarios as durable Temporal journeys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Journeys: loyalty scenarios as durable Temporal journeys.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _logging(verbose: bool = False) -> None:
@@ -90,7 +94,9 @@ def validate(
     if problems:
         console.print(f"[red]{len(problems)} problem(s)[/]")
         raise typer.Exit(1)
-    console.print(f"[green]{len(scenarios)} scenario(s) OK[/]: {', '.join(s.id for s in scenarios)}")
+    console.print(
+        f"[green]{len(scenarios)} scenario(s) OK[/]: {', '.join(s.id for s in scenarios)}"
+    )
 
 
 def _property(text: str) -> tuple[str, Any]:
@@ -107,8 +113,12 @@ def _property(text: str) -> tuple[str, Any]:
 def send_event(
     name: Annotated[str, typer.Argument(help="Event name, e.g. cart.updated")],
     customer: Annotated[str, typer.Option(help="Customer id")],
-    prop: Annotated[list[str] | None, typer.Option(help="Property key=value (JSON values allowed)")] = None,
-    event_id: Annotated[str | None, typer.Option("--id", help="Event id (makes retries safe)")] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option(help="Property key=value (JSON values allowed)")
+    ] = None,
+    event_id: Annotated[
+        str | None, typer.Option("--id", help="Event id (makes retries safe)")
+    ] = None,
 ) -> None:
     """Route one customer event to the journeys it starts or that wait for it."""
     from journeys.registry import ScenarioRegistry
@@ -117,11 +127,15 @@ def send_event(
 
     settings = Settings()
     properties = dict(_property(p) for p in prop or [])
-    event = Event(id=event_id or uuid.uuid4().hex, name=name, customer_id=customer, properties=properties)
+    event = Event(
+        id=event_id or uuid.uuid4().hex, name=name, customer_id=customer, properties=properties
+    )
 
     async def main() -> None:
         client = await client_for(settings)
-        result = await Router(client, ScenarioRegistry.load(settings.scenarios_dir), settings.task_queue).route(event)
+        result = await Router(
+            client, ScenarioRegistry.load(settings.scenarios_dir), settings.task_queue
+        ).route(event)
         console.print(f"event {event.id} ({name}) for {customer}")
         console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
         console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
@@ -150,7 +164,9 @@ def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
             try:
                 rows.append((info.id, await handle.query("state", result_type=JourneyState)))
             except Exception as err:  # a closed run with no worker to answer, for instance
-                rows.append((info.id, f"{info.status.name.lower() if info.status else '?'} ({err})"))
+                rows.append(
+                    (info.id, f"{info.status.name.lower() if info.status else '?'} ({err})")
+                )
         return rows
 
     try:
@@ -184,7 +200,9 @@ def outbox(
 def simulate(
     scenario: Annotated[str, typer.Argument(help="Scenario id or file")],
     customer: Annotated[Path, typer.Option(help="Customer profile file (YAML or JSON)")],
-    events: Annotated[Path, typer.Option(help="Timed events file: - {at: 30m, name: ..., properties: {}}")],
+    events: Annotated[
+        Path, typer.Option(help="Timed events file: - {at: 30m, name: ..., properties: {}}")
+    ],
 ) -> None:
     """Run a scenario for one customer in virtual time, with no real sends; print the timeline."""
     from journeys.registry import ScenarioRegistry
@@ -195,9 +213,15 @@ def simulate(
     settings = Settings()
     try:
         path = Path(scenario)
-        chosen = load_scenario(path) if path.is_file() else ScenarioRegistry.load(settings.scenarios_dir).get(scenario)
+        chosen = (
+            load_scenario(path)
+            if path.is_file()
+            else ScenarioRegistry.load(settings.scenarios_dir).get(scenario)
+        )
         result = asyncio.run(
-            run_simulation(chosen, read_customer(customer), read_events(events), settings.templates_dir)
+            run_simulation(
+                chosen, read_customer(customer), read_events(events), settings.templates_dir
+            )
         )
     except (ScenarioError, SimulationInputError, KeyError, OSError) as err:
         raise _fail(str(err).strip("'\"")) from None

@@ -12,6 +12,8 @@ from journeys.journey_state import JourneyState
 from journeys.store_models import OutboxMessage
 
 console = Console()
+if not console.is_terminal:  # piped or captured: 80 columns would fold every message
+    console = Console(width=140)
 
 
 def _short(text: str | None, size: int = 70) -> str:
@@ -32,10 +34,16 @@ def outbox_table(messages: Iterable[OutboxMessage], origin: datetime | None = No
     for column in ("journey time", "customer", "scenario / step", "channel", "to", "message"):
         table.add_column(column, overflow="fold")
     for m in messages:
-        body = f"[bold]{m.subject}[/bold]\n{_short(m.text, 160)}" if m.subject else _short(m.text, 160)
+        body = (
+            f"[bold]{m.subject}[/bold]\n{_short(m.text, 160)}" if m.subject else _short(m.text, 160)
+        )
         table.add_row(
-            _offset(m.journey_time, origin), m.customer_id, f"{m.scenario_id} / {m.step_id}",
-            f"{m.channel} ({m.locale or 'default'})", m.recipient or "", body,
+            _offset(m.journey_time, origin),
+            m.customer_id,
+            f"{m.scenario_id} / {m.step_id}",
+            f"{m.channel} ({m.locale or 'default'})",
+            m.recipient or "",
+            body,
         )
     return table
 
@@ -55,7 +63,9 @@ def status_table(states: Iterable[tuple[str, JourneyState | str]]) -> Table:
             waiting = f"until {state.waiting_until:%Y-%m-%d %H:%M} UTC"
         messages = ", ".join(f"{m.step_id}:{m.channel or m.status}" for m in state.messages)
         status = state.status + (f" ({state.exit_reason})" if state.exit_reason else "")
-        table.add_row(workflow_id, status, state.current_step or "", waiting, str(state.entries), messages)
+        table.add_row(
+            workflow_id, status, state.current_step or "", waiting, str(state.entries), messages
+        )
     return table
 
 

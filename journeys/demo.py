@@ -47,17 +47,32 @@ async def run_demo(client: Client, settings: Settings) -> None:
     dan = customer("Dan", phone="+14155550123", consent={"email": True, "sms": True})
 
     console.print("[bold]Ana[/] leaves a €129.90 cart; no order comes.")
-    await driver.send(ana, "cart.updated", cart_total=129.90, currency="EUR", item_count=3,
-                      cart_url="https://shop.example/cart")
+    await driver.send(
+        ana,
+        "cart.updated",
+        cart_total=129.90,
+        currency="EUR",
+        item_count=3,
+        cart_url="https://shop.example/cart",
+    )
     console.print("[bold]Ben[/] leaves a €45 cart and orders 30 minutes later.")
-    await driver.send(ben, "cart.updated", cart_total=45, currency="EUR", item_count=1,
-                      cart_url="https://shop.example/cart")
+    await driver.send(
+        ben,
+        "cart.updated",
+        cart_total=45,
+        currency="EUR",
+        item_count=1,
+        cart_url="https://shop.example/cart",
+    )
     await driver.idle(CART, ben)
     await driver.advance(CART, ben, "30m")
     await driver.send(ben, "order.completed", order_id="A-1001", total=45)
     console.print("[bold]Chloé[/] is upgraded to gold and RSVPs the next day.")
-    vip = {"sale_name": "Winter Private Sale", "sale_date": "2026-12-05",
-           "sale_url": "https://shop.example/private-sale"}
+    vip = {
+        "sale_name": "Winter Private Sale",
+        "sale_date": "2026-12-05",
+        "sale_url": "https://shop.example/private-sale",
+    }
     await driver.send(chloe, "tier.upgraded", new_tier="gold", previous_tier="silver", **vip)
     await driver.idle(VIP, chloe)
     await driver.advance(VIP, chloe, "1d")
@@ -80,8 +95,9 @@ async def run_demo(client: Client, settings: Settings) -> None:
         for scenario, c in ((CART, ana), (CART, ben), (VIP, chloe), (VIP, dan))
     ]
     console.print(status_table(states))
+    elapsed = (datetime.now().astimezone() - started).total_seconds()
     console.print(
-        f"{len(messages)} messages rendered in {(datetime.now().astimezone() - started).total_seconds():.1f}s "
+        f"{len(messages)} messages rendered in {elapsed:.1f}s "
         "of wall time. See them again with 'journeys outbox'; journeys and their histories are "
         f"in the Temporal Web UI at http://127.0.0.1:{settings.embedded_ui_port}."
     )

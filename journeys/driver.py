@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 from journeys.durations import parse_duration
 from journeys.events import Event
 from journeys.journey_state import JourneyState, journey_id
-from journeys.routing import RouteResult, Router
+from journeys.routing import Router, RouteResult
 from journeys.store import Store
 from journeys.store_models import PROFILE_FIELDS
 
@@ -44,7 +44,9 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 15.0) -
 
 
 class Clock(Protocol):
-    async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta | None, /) -> bool: ...
+    async def fast_forward(
+        self, handle: WorkflowHandle[Any, Any], duration: timedelta | None, /
+    ) -> bool: ...
     async def get_current_time(self, handle: WorkflowHandle[Any, Any]) -> datetime: ...
 
 
@@ -63,7 +65,9 @@ class JourneyDriver:
         self.store.upsert_customer(customer_id, attributes=attributes, **profile)
         return customer_id
 
-    async def send(self, customer_id: str, name: str, event_id: str | None = None, **props: Any) -> RouteResult:
+    async def send(
+        self, customer_id: str, name: str, event_id: str | None = None, **props: Any
+    ) -> RouteResult:
         event = Event(
             id=event_id or uuid.uuid4().hex, name=name, customer_id=customer_id, properties=props
         )

@@ -48,7 +48,9 @@ def _emit_block(steps: list[AnyStep], ops: list[Op]) -> None:
             ops.append(Op(step.kind, step))
 
 
-def _emit_two_way(step: AnyStep, first: list[AnyStep], second: list[AnyStep], ops: list[Op]) -> None:
+def _emit_two_way(
+    step: AnyStep, first: list[AnyStep], second: list[AnyStep], ops: list[Op]
+) -> None:
     """``first`` runs on fall-through (condition true / event received), ``second`` on jump."""
     head = len(ops)
     ops.append(Op(step.kind, step))

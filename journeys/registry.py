@@ -34,7 +34,11 @@ class ScenarioRegistry:
                 continue
             if scenario.id in seen:
                 problems.append(
-                    Problem(str(path), 1, f"scenario id '{scenario.id}' is also used by {seen[scenario.id]}")
+                    Problem(
+                        str(path),
+                        1,
+                        f"scenario id '{scenario.id}' is also used by {seen[scenario.id]}",
+                    )
                 )
                 continue
             seen[scenario.id] = str(path)

@@ -48,12 +48,18 @@ class Router:
         await asyncio.gather(*calls)
         log.info(
             "event %s %s for %s: trigger %s, signal %s, not running %s",
-            event.name, event.id, event.customer_id, result.started_or_signalled,
-            result.signalled, result.not_running,
+            event.name,
+            event.id,
+            event.customer_id,
+            result.started_or_signalled,
+            result.signalled,
+            result.not_running,
         )
         return result
 
-    async def _signal_with_start(self, scenario: Scenario, event: Event, result: RouteResult) -> None:
+    async def _signal_with_start(
+        self, scenario: Scenario, event: Event, result: RouteResult
+    ) -> None:
         await self.client.start_workflow(
             WORKFLOW,
             JourneyInput(scenario=scenario, customer_id=event.customer_id),
@@ -63,7 +69,10 @@ class Router:
             start_signal_args=[event],
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, event.customer_id), SearchAttributePair(SCENARIO_ID, scenario.id)]
+                [
+                    SearchAttributePair(CUSTOMER_ID, event.customer_id),
+                    SearchAttributePair(SCENARIO_ID, scenario.id),
+                ]
             ),
         )
         result.started_or_signalled.append(scenario.id)

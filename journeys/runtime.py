@@ -31,7 +31,9 @@ async def temporal_server(settings: Settings, *, ui: bool = True) -> AsyncIterat
     env = await start_embedded(settings, ui=ui)
     log.info(
         "embedded Temporal on 127.0.0.1:%s (Web UI http://127.0.0.1:%s), data in %s",
-        settings.embedded_port, settings.embedded_ui_port, settings.data_dir.resolve(),
+        settings.embedded_port,
+        settings.embedded_ui_port,
+        settings.data_dir.resolve(),
     )
     try:
         yield env.client
@@ -44,10 +46,9 @@ async def running(settings: Settings, *, ui: bool = True) -> AsyncIterator[Clien
     """Server and worker, for as long as the block runs."""
     from worker import build_worker  # the worker module sits at the top level by design
 
-    async with temporal_server(settings, ui=ui) as client:
-        async with build_worker(client, settings):
-            log.info("worker polling task queue %s", settings.task_queue)
-            yield client
+    async with temporal_server(settings, ui=ui) as client, build_worker(client, settings):
+        log.info("worker polling task queue %s", settings.task_queue)
+        yield client
 
 
 async def client_for(settings: Settings) -> Client:

@@ -80,7 +80,9 @@ async def simulate(
     from worker import build_worker  # top-level module by design
 
     with tempfile.TemporaryDirectory(prefix="journeys-simulate-") as folder:
-        settings = Settings(data_dir=Path(folder), templates_dir=templates_dir, task_queue="simulate")
+        settings = Settings(
+            data_dir=Path(folder), templates_dir=templates_dir, task_queue="simulate"
+        )
         store = Store(settings.store_url)
         store.create_schema()
         profile = dict(customer)
@@ -98,7 +100,9 @@ async def simulate(
             await env.shutdown()
 
 
-async def _play(driver: JourneyDriver, scenario_id: str, customer_id: str, events: list[TimedEvent]) -> JourneyState:
+async def _play(
+    driver: JourneyDriver, scenario_id: str, customer_id: str, events: list[TimedEvent]
+) -> JourneyState:
     elapsed = timedelta(0)
     started = False
     for number, timed in enumerate(events):
@@ -106,7 +110,12 @@ async def _play(driver: JourneyDriver, scenario_id: str, customer_id: str, event
             await driver.idle(scenario_id, customer_id)
             await driver.advance(scenario_id, customer_id, timed.at - elapsed)
         elapsed = max(elapsed, timed.at)
-        event = Event(id=f"sim-{number}", name=timed.name, customer_id=customer_id, properties=timed.properties)
+        event = Event(
+            id=f"sim-{number}",
+            name=timed.name,
+            customer_id=customer_id,
+            properties=timed.properties,
+        )
         result = await driver.router.route(event)
         started = started or scenario_id in result.started_or_signalled
     if not started:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.driver import JourneyDriver
 from journeys.embedded import start_time_skipping
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.driver import JourneyDriver
 from worker import build_worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,7 +48,9 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def worker(temporal: WorkflowEnvironment, settings: Settings, store: Store) -> AsyncIterator[None]:
+async def worker(
+    temporal: WorkflowEnvironment, settings: Settings, store: Store
+) -> AsyncIterator[None]:
     async with build_worker(temporal.client, settings, store=store):
         yield
 
@@ -60,7 +62,11 @@ def registry(settings: Settings) -> ScenarioRegistry:
 
 @pytest.fixture
 def journeys(
-    temporal: WorkflowEnvironment, worker: None, registry: ScenarioRegistry, settings: Settings, store: Store
+    temporal: WorkflowEnvironment,
+    worker: None,
+    registry: ScenarioRegistry,
+    settings: Settings,
+    store: Store,
 ) -> JourneyDriver:
     return JourneyDriver(temporal, Router(temporal.client, registry, settings.task_queue), store)
 

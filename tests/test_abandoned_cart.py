@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from journeys.driver import JourneyDriver
 from journeys.driver import JourneyDriver, eventually
 from tests.props import CART_PROPS
 

@@ -8,11 +8,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.driver import JourneyDriver
 from journeys.events import Event
 from journeys.journey_state import JourneyInput, JourneyState, journey_id
 from journeys.scenario_file import parse_scenario
 from journeys.settings import Settings
-from journeys.driver import JourneyDriver
 from tests.props import CART_PROPS
 
 STEPS = "\n".join(
@@ -33,8 +33,12 @@ async def test_long_journey_continues_as_new_and_completes(
 ) -> None:
     scenario = parse_scenario(LONG, "long.yaml")
     customer = journeys.customer()
-    trigger = Event(id=uuid.uuid4().hex, name="drip.started", customer_id=customer,
-                    properties={"cart_total": 10, **CART_PROPS})
+    trigger = Event(
+        id=uuid.uuid4().hex,
+        name="drip.started",
+        customer_id=customer,
+        properties={"cart_total": 10, **CART_PROPS},
+    )
     handle = await temporal.client.start_workflow(
         "JourneyWorkflow",
         JourneyInput(scenario=scenario, customer_id=customer, history_limit=25),

@@ -8,12 +8,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage
 from activities.channels.outbox import OutboxAdapter
+from journeys.driver import JourneyDriver, eventually
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.props import VIP_PROPS
-from journeys.driver import JourneyDriver, eventually
 from worker import build_worker
 
 
@@ -42,7 +42,9 @@ async def test_retried_send_produces_exactly_one_message(
     customer = driver.customer()
 
     async with build_worker(temporal.client, crash_settings, adapters=adapters, store=store):
-        await driver.send(customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS)
+        await driver.send(
+            customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS
+        )
 
         async def invited() -> None:
             assert faulty.calls == 2

@@ -37,8 +37,14 @@ async def test_committed_histories_replay() -> None:
 
 async def test_a_fresh_journey_replays(journeys: JourneyDriver) -> None:
     customer = journeys.customer(phone="+33600000009", consent={"email": True, "sms": True})
-    await journeys.send(customer, "cart.updated", cart_total=180, currency="EUR", item_count=2,
-                        cart_url="https://shop.example/cart")
+    await journeys.send(
+        customer,
+        "cart.updated",
+        cart_total=180,
+        currency="EUR",
+        item_count=2,
+        cart_url="https://shop.example/cart",
+    )
     await journeys.finish("abandoned-cart", customer)
     history = await journeys.handle("abandoned-cart", customer).fetch_history()
     await _replayer().replay_workflow(history)

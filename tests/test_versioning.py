@@ -7,11 +7,11 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.driver import JourneyDriver
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.driver import JourneyDriver
 from tests.props import CART_PROPS
 
 SCENARIO = """
@@ -30,7 +30,9 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
     file = tmp_path / "promo.yaml"
     file.write_text(SCENARIO.format(wait="1h", step="v1-message"))
     v1 = JourneyDriver(
-        temporal, Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue), store
+        temporal,
+        Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue),
+        store,
     )
     early = v1.customer()
     await v1.send(early, "promo.viewed", cart_total=10, **CART_PROPS)
@@ -38,7 +40,9 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
 
     file.write_text(SCENARIO.format(wait="2h", step="v2-message"))
     v2 = JourneyDriver(
-        temporal, Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue), store
+        temporal,
+        Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue),
+        store,
     )
     late = v2.customer()
     await v2.send(late, "promo.viewed", cart_total=10, **CART_PROPS)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from tests.props import VIP_PROPS
 from journeys.driver import JourneyDriver, eventually
+from tests.props import VIP_PROPS
 
 VIP = "vip-invite"
 
 
 async def test_rsvp_before_timeout_confirms_and_sends_no_reminder(journeys: JourneyDriver) -> None:
     customer = journeys.customer(first_name="Chloé", locale="fr")
-    await journeys.send(customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS
+    )
     await journeys.idle(VIP, customer)
     await journeys.advance(VIP, customer, "1d")
     await journeys.send(customer, "vip.rsvp", guests=2)
@@ -27,7 +29,9 @@ async def test_rsvp_before_timeout_confirms_and_sends_no_reminder(journeys: Jour
 
 async def test_no_rsvp_gets_a_reminder(journeys: JourneyDriver) -> None:
     customer = journeys.customer(phone="+33600000010", consent={"email": True, "sms": True})
-    await journeys.send(customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS
+    )
     await journeys.idle(VIP, customer)
     await journeys.advance(VIP, customer, "3d")
 
@@ -39,7 +43,9 @@ async def test_no_rsvp_gets_a_reminder(journeys: JourneyDriver) -> None:
 
 async def test_not_a_vip_tier_does_not_enter(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "tier.upgraded", new_tier="silver", previous_tier="bronze", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="silver", previous_tier="bronze", **VIP_PROPS
+    )
     state = await journeys.finish(VIP, customer)
     assert state.status == "not-entered"
     assert journeys.sent(customer) == []
@@ -47,13 +53,17 @@ async def test_not_a_vip_tier_does_not_enter(journeys: JourneyDriver) -> None:
 
 async def test_reentry_once_per_year(journeys: JourneyDriver) -> None:
     customer = journeys.customer()
-    await journeys.send(customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS
+    )
     await journeys.idle(VIP, customer)
     await journeys.advance(VIP, customer, "4d")  # invite, no RSVP, reminder; now holding
     state = await journeys.idle(VIP, customer)
     assert state.status == "holding"
 
-    await journeys.send(customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS
+    )
     await journeys.advance(VIP, customer, "300d")
     state = await journeys.idle(VIP, customer)
     assert state.entries == 1
@@ -61,7 +71,9 @@ async def test_reentry_once_per_year(journeys: JourneyDriver) -> None:
     assert state.events[-1].effect == "ignored: re-entry policy 'once_per'"
 
     await journeys.finish(VIP, customer)  # the year is over: the journey ends
-    await journeys.send(customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS)
+    await journeys.send(
+        customer, "tier.upgraded", new_tier="platinum", previous_tier="gold", **VIP_PROPS
+    )
     await journeys.idle(VIP, customer)
 
     async def invited_again() -> None:

@@ -7,7 +7,7 @@ travels in the input, so a journey finishes on the definition it started with.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -199,7 +199,10 @@ class JourneyWorkflow:
     def context(self) -> c.JourneyContext:
         p = self.progress
         return c.JourneyContext(
-            customer_id=self.customer_id, event=p.trigger, last_event=p.last_event, now=workflow.now()
+            customer_id=self.customer_id,
+            event=p.trigger,
+            last_event=p.last_event,
+            now=workflow.now(),
         )
 
     def deadline(self, compute: Callable[[datetime], datetime]) -> datetime:
@@ -225,10 +228,8 @@ class JourneyWorkflow:
         remaining = deadline - workflow.now()
         if remaining <= timedelta(0):
             return
-        try:
+        with contextlib.suppress(TimeoutError):  # the deadline passing is the normal case
             await workflow.wait_condition(wake, timeout=remaining)
-        except asyncio.TimeoutError:
-            pass
 
     def note(self, step_id: str, text: str) -> None:
         p = self.progress

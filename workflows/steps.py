@@ -39,7 +39,9 @@ LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 DELIVERY = {
     "start_to_close_timeout": timedelta(minutes=2),
     "schedule_to_close_timeout": timedelta(days=1),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
+    ),
 }
 
 Handler = Callable[["JourneyWorkflow", Op], Awaitable[int | None]]
