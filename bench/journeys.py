@@ -142,6 +142,9 @@ async def main(count: int, rounds: int) -> None:
         bare: list[float] = []
         try:
             async with build_worker(env.client, settings, store=store), bare_worker:
+                warm_up = [f"warm-up-{i}" for i in range(30)]
+                await interpreted_round(skipping, router, warm_up)
+                await bare_round(skipping, warm_up)
                 for number in range(rounds):
                     customers = [f"bench-{number}-{i}" for i in range(count)]
                     for customer in customers:
