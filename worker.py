@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -54,7 +55,13 @@ async def run_worker(settings: Settings) -> None:
         settings.task_queue,
         settings.store_url,
     )
-    await worker.run()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    async with worker:  # leaving the block drains in-flight activities, then stops polling
+        await stop.wait()
+        log.info("stopping: finishing in-flight work")
+    log.info("worker stopped")
 
 
 def main() -> None:

@@ -13,8 +13,11 @@ async def test_reminder_goes_out_after_one_hour(journeys: JourneyDriver) -> None
     await journeys.send(customer, "cart.updated", cart_total=42.5, **CART_PROPS)
     await journeys.idle(CART, customer)
     await journeys.advance(CART, customer, "59m")
-    await journeys.idle(CART, customer)
+    state = await journeys.idle(CART, customer)
     assert journeys.sent(customer) == []
+    assert (state.status, state.current_step) == ("running", "wait-1")
+    assert state.waiting_until is not None
+    assert [e.name for e in state.events] == ["cart.updated"]
 
     await journeys.advance(CART, customer, "2m")
 
@@ -131,3 +134,16 @@ async def test_same_event_id_twice_is_applied_once(journeys: JourneyDriver) -> N
     state = await journeys.state(CART, customer)
     assert state.entries == 1
     assert [e.id for e in state.events] == ["evt-dup-1"]
+
+
+async def test_journeys_are_searchable_by_customer_and_scenario(journeys: JourneyDriver) -> None:
+    customer = journeys.customer()
+    await journeys.send(customer, "cart.updated", cart_total=10, **CART_PROPS)
+    client = journeys.router.client
+
+    async def listed() -> None:
+        query = f'CustomerId = "{customer}" AND ScenarioId = "{CART}"'
+        ids = [w.id async for w in client.list_workflows(query)]
+        assert ids == [f"journey/{CART}/{customer}"]
+
+    await eventually(listed)

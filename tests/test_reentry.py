@@ -46,7 +46,9 @@ async def test_once_enters_a_single_time_ever(driver: JourneyDriver) -> None:
     assert driver.sent(customer) == [("promo", "email")]
 
 
-async def test_ignore_keeps_the_running_journey_and_allows_a_later_one(driver: JourneyDriver) -> None:
+async def test_ignore_keeps_the_running_journey_and_allows_a_later_one(
+    driver: JourneyDriver,
+) -> None:
     customer = driver.customer()
     await driver.send(customer, "promo.ignore", cart_total=5, **CART_PROPS)
     await driver.idle("reentry-ignore", customer)

@@ -100,7 +100,9 @@ async def test_if_then_exit_ends_the_journey(driver: JourneyDriver) -> None:
 async def test_split_is_weighted_deterministic_and_has_a_holdout(driver: JourneyDriver) -> None:
     customers = [f"split-{n:02d}" for n in range(30)]
     for customer in customers:
-        driver.store.upsert_customer(customer, email=f"{customer}@example.com", consent={"email": True})
+        driver.store.upsert_customer(
+            customer, email=f"{customer}@example.com", consent={"email": True}
+        )
     states = await asyncio.gather(*(run(driver, c) for c in customers))
     groups = {c: variant_of(s) for c, s in zip(customers, states, strict=True)}
 
