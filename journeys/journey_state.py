@@ -56,6 +56,8 @@ class JourneyProgress(BaseModel):
     entered_at: datetime | None = None
     hold_until: datetime | None = None
     pending: list[Event] = Field(default_factory=list)
+    # Events a wait_for step may consume (names some wait_for step of the scenario awaits).
+    inbox: list[Event] = Field(default_factory=list)
     seen_ids: list[str] = Field(default_factory=list)
     events: list[EventSeen] = Field(default_factory=list)
     messages: list[SentMessage] = Field(default_factory=list)

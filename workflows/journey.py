@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from journeys.program import compile_steps
+    from journeys.scenario import WaitForStep
 
 from workflows.steps import HANDLERS, LOCAL, condition
 
@@ -44,7 +45,7 @@ class JourneyWorkflow:
         self.program = compile_steps(self.scenario.steps)
         self.progress = input.progress or JourneyProgress()
         self._seen = set(self.progress.seen_ids)
-        self._inbox: list[Event] = []  # events a wait_for step may consume
+        self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
 
     # ---- signals and queries -------------------------------------------------------------
@@ -57,9 +58,9 @@ class JourneyWorkflow:
         self._seen.add(event.id)
         p.seen_ids = [*p.seen_ids, event.id][-SEEN_IDS_LIMIT:]
         effects = [self._goal(event), self._route(event)]
-        if self._waiting_for == event.name and p.status == "running":
-            self._inbox.append(event)
-            effects.append("received")
+        if event.name in self._awaitable and p.status == "running":
+            p.inbox.append(event)  # kept for a wait_for, even one that starts a moment later
+            effects.append("kept for wait_for")
         effect = ", ".join(e for e in effects if e) or "ignored"
         p.events.append(EventSeen(id=event.id, name=event.name, at=workflow.now(), effect=effect))
         p.events = p.events[-TIMELINE_LIMIT:]
@@ -158,7 +159,7 @@ class JourneyWorkflow:
         p.entered_at = workflow.now()
         p.exit_reason = ""
         p.goal_reached_at = None
-        self._inbox.clear()
+        p.inbox.clear()
         self.note("entry", f"{'restarted' if restarted else 'entered'} on {trigger.name}")
         return True
 
@@ -212,17 +213,26 @@ class JourneyWorkflow:
         return p.deadline
 
     async def wait_until(self, deadline: datetime) -> None:
+        """A timed wait. Events kept for a wait_for before it are dropped when it ends: a
+        wait_for after a wait counts what happens after that wait, as a marketer reads it."""
         await self._sleep(deadline, self._interrupt_pending)
         self._check_interrupt()
+        self.progress.inbox.clear()
 
     async def wait_for_event(self, name: str, deadline: datetime) -> Event | None:
         self._waiting_for = name
         try:
-            await self._sleep(deadline, lambda: bool(self._inbox) or self._interrupt_pending())
+            await self._sleep(deadline, lambda: self._kept(name) or self._interrupt_pending())
             self._check_interrupt()
-            return self._inbox.pop(0) if self._inbox else None
+            found = self._kept(name)
+            if found:
+                self.progress.inbox.remove(found)
+            return found
         finally:
             self._waiting_for = None
+
+    def _kept(self, name: str) -> Event | None:
+        return next((e for e in self.progress.inbox if e.name == name), None)
 
     async def _sleep(self, deadline: datetime, wake: Callable[[], bool]) -> None:
         remaining = deadline - workflow.now()
