@@ -197,6 +197,47 @@ def outbox(
 
 
 @app.command()
+def preview(
+    scenario: Annotated[str, typer.Argument(help="Scenario id")],
+    step: Annotated[str, typer.Argument(help="Id of a send step")],
+    locale: Annotated[str | None, typer.Option(help="Customer locale, e.g. fr")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write the HTML part to this file")] = None,
+) -> None:
+    """Render a send step's message with the scenario's sample data, for every channel."""
+    from jinja2 import TemplateError
+
+    from journeys.context import sample_context
+    from journeys.registry import ScenarioRegistry
+    from journeys.scenario import SendStep
+    from journeys.templating import TemplateMissing, Templates
+
+    settings = Settings()
+    try:
+        chosen = ScenarioRegistry.load(settings.scenarios_dir).get(scenario)
+    except (ScenarioError, KeyError) as err:
+        raise _fail(str(err).strip("'\"")) from None
+    sends = {s.id: s for s in chosen.walk() if isinstance(s, SendStep)}
+    if step not in sends:
+        raise _fail(f"scenario '{scenario}' has no send step '{step}' (sends: {', '.join(sends)})")
+    context = sample_context(chosen)
+    if locale:
+        context["customer"] = {**context["customer"], "locale": locale}
+    templates = Templates(settings.templates_dir)
+    for channel in sends[step].channels:
+        try:
+            message = templates.render(sends[step].template, channel, locale, context)
+        except (TemplateMissing, TemplateError) as err:
+            raise _fail(f"{channel}: {err}") from None
+        console.rule(f"{channel} · {message.template_file}")
+        for part, text in message.parts.items():
+            if part != "html":
+                console.print(f"[bold]{part}:[/] {text}", highlight=False)
+        if html and message.html:
+            html.write_text(message.html, encoding="utf-8")
+            console.print(f"HTML written to {html}")
+
+
+@app.command()
 def simulate(
     scenario: Annotated[str, typer.Argument(help="Scenario id or file")],
     customer: Annotated[Path, typer.Option(help="Customer profile file (YAML or JSON)")],
