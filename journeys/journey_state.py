@@ -18,6 +18,8 @@ JourneyStatus = Literal[
 ]
 
 TIMELINE_LIMIT = 200
+MESSAGES_LIMIT = 200
+INBOX_LIMIT = 100
 SEEN_IDS_LIMIT = 2000
 
 
@@ -55,8 +57,9 @@ class JourneyProgress(BaseModel):
     last_event: Event | None = None
     entered_at: datetime | None = None
     hold_until: datetime | None = None
-    pending: list[Event] = Field(default_factory=list)
-    # Events a wait_for step may consume (names some wait_for step of the scenario awaits).
+    # Events received but not yet applied, in arrival order (applied at the loop's safe points).
+    queue: list[Event] = Field(default_factory=list)
+    # Applied events a wait_for step may take (their name is awaited by some wait_for step).
     inbox: list[Event] = Field(default_factory=list)
     seen_ids: list[str] = Field(default_factory=list)
     events: list[EventSeen] = Field(default_factory=list)

@@ -1,8 +1,11 @@
 """JourneyWorkflow: carries one customer through one scenario snapshot.
 
-Events arrive as signals (deduplicated by event id). Exit events and restarting triggers
-interrupt any wait at once; the step handlers live in ``workflows.steps``. The scenario
-travels in the input, so a journey finishes on the definition it started with.
+Events arrive as signals. The signal handler only deduplicates (by event id) and queues
+them; the interpreter applies them one at a time, in arrival order, at its own safe points
+(before each step and whenever a wait wakes). So a trigger and an exit sent back to back
+are seen in that order: the journey enters, then exits — never the other way round. Step
+handlers live in ``workflows.steps``. The scenario travels in the input, so a journey
+finishes on the definition it started with.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys import contracts as c
     from journeys.events import Event
     from journeys.journey_state import (
+        INBOX_LIMIT,
         SEEN_IDS_LIMIT,
         TIMELINE_LIMIT,
         EventSeen,
@@ -32,7 +36,7 @@ from workflows.steps import HANDLERS, LOCAL, condition
 
 
 class Interrupted(Exception):
-    """An exit event or a restarting trigger arrived while the journey was waiting."""
+    """Events are queued (or history is long): the loop must look before going on."""
 
 
 @workflow.defn(name="JourneyWorkflow")
@@ -48,8 +52,6 @@ class JourneyWorkflow:
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
 
-    # ---- signals and queries -------------------------------------------------------------
-
     @workflow.signal(name="event")
     def on_event(self, event: Event) -> None:
         p = self.progress
@@ -57,36 +59,7 @@ class JourneyWorkflow:
             return
         self._seen.add(event.id)
         p.seen_ids = [*p.seen_ids, event.id][-SEEN_IDS_LIMIT:]
-        effects = [self._goal(event), self._route(event)]
-        if event.name in self._awaitable and p.status == "running":
-            p.inbox.append(event)  # kept for a wait_for, even one that starts a moment later
-            effects.append("kept for wait_for")
-        effect = ", ".join(e for e in effects if e) or "ignored"
-        p.events.append(EventSeen(id=event.id, name=event.name, at=workflow.now(), effect=effect))
-        p.events = p.events[-TIMELINE_LIMIT:]
-        self.note("event", f"{event.name}: {effect}")
-
-    def _goal(self, event: Event) -> str:
-        goal, p = self.scenario.goal, self.progress
-        if not goal or event.name != goal.event or p.goal_reached_at or not p.entered_at:
-            return ""
-        if workflow.now() - p.entered_at > goal.within:
-            return "goal window over"
-        p.goal_reached_at = workflow.now()
-        return "goal reached"
-
-    def _route(self, event: Event) -> str:
-        p = self.progress
-        if event.name in self.scenario.exit_on and p.status == "running":
-            p.exit_reason = f"exit on {event.name}"
-            return "exit"
-        if event.name != self.scenario.trigger.event:
-            return ""
-        restartable = self.scenario.entry.reentry == "restart" and p.status == "running"
-        if p.status in ("waiting-for-trigger", "completed", "exited", "not-entered") or restartable:
-            p.pending.append(event)
-            return "trigger"
-        return f"ignored: re-entry policy '{self.scenario.entry.reentry}'"
+        p.queue.append(event)
 
     @workflow.query(name="state")
     def state(self) -> JourneyState:
@@ -113,89 +86,127 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyState:
         p = self.progress
-        if p.status == "waiting-for-trigger":
-            await workflow.wait_condition(lambda: bool(p.pending))
         while True:
+            await self._drain()
             if p.status == "running":
                 await self._run_entry()
-                if self.scenario.entry.reentry == "once_per":
-                    await self._hold()
-            elif p.pending:
-                await self._enter(p.pending.pop(0))
-            else:
+            elif p.status == "holding":
+                await self._hold()
+            elif p.status == "waiting-for-trigger":
+                await workflow.wait_condition(lambda: bool(p.queue))
+            elif not p.queue:
                 break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
-    async def _enter(self, trigger: Event) -> bool:
-        """Applies the entry filter and re-entry policy; starts a new entry when allowed."""
-        p = self.progress
-        entry = self.scenario.entry
-        saved = (p.trigger, p.last_event)
-        p.trigger = p.last_event = trigger
-        entry_id = str(workflow.uuid4())
-        allowed = entry.condition is None or await condition(self, entry.condition)
-        if allowed and entry.reentry == "once":
-            request = c.EntryRequest(
-                workflow_id=workflow.info().workflow_id,
-                scenario_id=self.scenario.id,
-                customer_id=self.customer_id,
-                entry_id=entry_id,
-                policy=entry.reentry,
-                now=workflow.now(),
-            )
-            allowed = await workflow.execute_local_activity(
-                c.RECORD_ENTRY, request, result_type=bool, **LOCAL
-            )
-        if not allowed:
-            p.trigger, p.last_event = saved
-            self.note("entry", f"{trigger.name} {trigger.id} did not enter")
-            if p.status == "waiting-for-trigger":
-                p.status = "not-entered"
-            return False
-        restarted = p.status == "running"
-        p.status, p.entry_id, p.pc, p.deadline = "running", entry_id, 0, None
-        p.entries += 1
-        p.entered_at = workflow.now()
-        p.exit_reason = ""
-        p.goal_reached_at = None
-        p.inbox.clear()
-        self.note("entry", f"{'restarted' if restarted else 'entered'} on {trigger.name}")
-        return True
-
     async def _run_entry(self) -> None:
         p = self.progress
         while p.pc < len(self.program):
+            await self._drain()  # may restart (pc back to 0) or set the exit reason
+            if p.exit_reason:
+                break
+            await self._maybe_continue_as_new()
             try:
-                self._check_interrupt()
-                await self._maybe_continue_as_new()
                 next_pc = await HANDLERS[self.program[p.pc].kind](self, self.program[p.pc])
             except Interrupted:
-                if p.exit_reason:
-                    break
-                if not await self._enter(p.pending.pop(0)):
-                    continue  # not entered: resume the same step (its deadline is kept)
-                continue
+                continue  # look at the queue; the step resumes with its deadline kept
             p.deadline = None
             if next_pc is None:
                 break
             p.pc = next_pc
-        p.status = "exited" if p.exit_reason else "completed"
         p.deadline = None
+        p.inbox.clear()
         self.note("end", p.exit_reason or "completed")
+        p.status = "exited" if p.exit_reason else "completed"
+        if self.scenario.entry.once_per and p.entered_at:
+            p.status, p.hold_until = "holding", p.entered_at + self.scenario.entry.once_per
+            self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")
 
     async def _hold(self) -> None:
-        """once_per: stay alive for the period so triggers inside it are seen and ignored."""
+        """once_per: stay alive for the period so that triggers inside it are seen and ignored."""
         p = self.progress
-        assert p.entered_at is not None and self.scenario.entry.once_per is not None
-        p.hold_until = p.entered_at + self.scenario.entry.once_per
-        p.status = "holding"
-        self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")
-        await self._sleep(p.hold_until, lambda: False)
-        p.status, p.hold_until = "completed", None
-        p.pending.clear()
+        assert p.hold_until is not None
+        while workflow.now() < p.hold_until:
+            try:
+                await self.wait_until(p.hold_until)
+            except Interrupted:
+                await self._maybe_continue_as_new()
+                if workflow.now() < p.hold_until:
+                    await self._drain()
+        p.status, p.hold_until = ("exited" if p.exit_reason else "completed"), None
 
-    # ---- helpers used by step handlers ------------------------------------------------------
+    # ---- events ------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Applies queued events in order; stops at an exit so the entry ends before the rest."""
+        p = self.progress
+        while p.queue and not (p.exit_reason and p.status == "running"):
+            event = p.queue.pop(0)
+            effects = [self._goal(event), await self._route(event)]
+            if event.name in self._awaitable and p.status == "running" and not p.exit_reason:
+                p.inbox = [*p.inbox, event][-INBOX_LIMIT:]
+                effects.append("kept for wait_for")
+            effect = ", ".join(e for e in effects if e) or "ignored"
+            p.events = [
+                *p.events,
+                EventSeen(id=event.id, name=event.name, at=workflow.now(), effect=effect),
+            ]
+            p.events = p.events[-TIMELINE_LIMIT:]
+            self.note("event", f"{event.name}: {effect}")
+
+    def _goal(self, event: Event) -> str:
+        goal, p = self.scenario.goal, self.progress
+        if not goal or event.name != goal.event or p.goal_reached_at or not p.entered_at:
+            return ""
+        if workflow.now() - p.entered_at > goal.within:
+            return "goal window over"
+        p.goal_reached_at = workflow.now()
+        return "goal reached"
+
+    async def _route(self, event: Event) -> str:
+        p = self.progress
+        if event.name in self.scenario.exit_on and p.status == "running":
+            p.exit_reason = f"exit on {event.name}"
+            return "exit"
+        if event.name != self.scenario.trigger.event:
+            return ""
+        policy = self.scenario.entry.reentry
+        if p.status == "holding" or (p.status == "running" and policy != "restart"):
+            return f"ignored: re-entry policy '{policy}'"
+        restarting = p.status == "running"
+        if not await self._may_enter(event):
+            if p.status == "waiting-for-trigger":
+                p.status = "not-entered"
+            return "did not enter"
+        p.status, p.entry_id, p.pc, p.deadline = "running", event.id, 0, None
+        p.trigger = p.last_event = event
+        p.entries += 1
+        p.entered_at = workflow.now()
+        p.exit_reason, p.goal_reached_at, p.inbox = "", None, []
+        return "restarted" if restarting else "entered"
+
+    async def _may_enter(self, trigger: Event) -> bool:
+        """The entry filter, then — for ``once`` — the durable record of past entries."""
+        entry = self.scenario.entry
+        if entry.condition is not None:
+            context = self.context().model_copy(update={"event": trigger, "last_event": trigger})
+            if not await condition(self, entry.condition, context):
+                return False
+        if entry.reentry != "once":
+            return True
+        request = c.EntryRequest(
+            workflow_id=workflow.info().workflow_id,
+            scenario_id=self.scenario.id,
+            customer_id=self.customer_id,
+            entry_id=f"{workflow.info().workflow_id}/{trigger.id}",
+            policy=entry.reentry,
+            now=workflow.now(),
+        )
+        return await workflow.execute_local_activity(
+            c.RECORD_ENTRY, request, result_type=bool, **LOCAL
+        )
+
+    # ---- helpers for step handlers --------------------------------------------------------
 
     def context(self) -> c.JourneyContext:
         p = self.progress
@@ -207,64 +218,68 @@ class JourneyWorkflow:
         )
 
     def deadline(self, compute: Callable[[datetime], datetime]) -> datetime:
+        """The current wait's end, computed once: a resumed step keeps its original deadline."""
         p = self.progress
         if p.deadline is None:
             p.deadline = compute(workflow.now())
         return p.deadline
 
     async def wait_until(self, deadline: datetime) -> None:
-        """A timed wait. Events kept for a wait_for before it are dropped when it ends: a
-        wait_for after a wait counts what happens after that wait, as a marketer reads it."""
-        await self._sleep(deadline, self._interrupt_pending)
-        self._check_interrupt()
-        self.progress.inbox.clear()
+        """A timed wait; raises Interrupted when events are queued, to be looked at first."""
+        await self._sleep(deadline, self._must_look)
+        if self._must_look():
+            raise Interrupted
+        self.progress.inbox.clear()  # a later wait_for counts what happens after this wait
 
     async def wait_for_event(self, name: str, deadline: datetime) -> Event | None:
+        """Takes the first kept event of that name, or returns None at the deadline."""
         self._waiting_for = name
         try:
-            await self._sleep(deadline, lambda: self._kept(name) or self._interrupt_pending())
-            self._check_interrupt()
+            if not self._kept(name):
+                await self._sleep(deadline, self._must_look)
             found = self._kept(name)
-            if found:
-                self.progress.inbox.remove(found)
-            return found
+            if found is None and self._must_look():
+                raise Interrupted
         finally:
             self._waiting_for = None
+        if found is not None:
+            self.progress.inbox.remove(found)
+        return found
 
     def _kept(self, name: str) -> Event | None:
         return next((e for e in self.progress.inbox if e.name == name), None)
 
     async def _sleep(self, deadline: datetime, wake: Callable[[], bool]) -> None:
         remaining = deadline - workflow.now()
-        if remaining <= timedelta(0):
-            return
-        with contextlib.suppress(TimeoutError):  # the deadline passing is the normal case
-            await workflow.wait_condition(wake, timeout=remaining)
+        if remaining > timedelta(0):
+            with contextlib.suppress(TimeoutError):  # the deadline passing is the normal case
+                await workflow.wait_condition(wake, timeout=remaining)
 
     def note(self, step_id: str, text: str) -> None:
         p = self.progress
-        p.timeline.append(TimelineEntry(at=workflow.now(), step_id=step_id, note=text))
+        p.timeline = [*p.timeline, TimelineEntry(at=workflow.now(), step_id=step_id, note=text)]
         p.timeline = p.timeline[-TIMELINE_LIMIT:]
 
-    def _interrupt_pending(self) -> bool:
-        p = self.progress
-        return bool(p.exit_reason) or bool(p.pending)
+    def exit_queued(self) -> bool:
+        return any(e.name in self.scenario.exit_on for e in self.progress.queue)
 
-    def _check_interrupt(self) -> None:
-        if self._interrupt_pending():
-            raise Interrupted
+    def _must_look(self) -> bool:
+        return bool(self.progress.queue) or self._history_too_long()
 
-    async def _maybe_continue_as_new(self) -> None:
+    def _history_too_long(self) -> bool:
         info = workflow.info()
         limit = self.input.history_limit
         too_long = limit is not None and info.get_current_history_length() > limit
-        if too_long or info.is_continue_as_new_suggested():
+        return too_long or info.is_continue_as_new_suggested()
+
+    async def _maybe_continue_as_new(self) -> None:
+        if self._history_too_long():
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(
                 JourneyInput(
                     scenario=self.scenario,
                     customer_id=self.customer_id,
                     progress=self.progress,
-                    history_limit=limit,
+                    history_limit=self.input.history_limit,
                 )
             )

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from journeys import contracts as c
-    from journeys.journey_state import SentMessage
+    from journeys.journey_state import MESSAGES_LIMIT, SentMessage
     from journeys.program import Op
     from journeys.scenario import (
         IfStep,
@@ -39,6 +40,7 @@ LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 DELIVERY = {
     "start_to_close_timeout": timedelta(minutes=2),
     "schedule_to_close_timeout": timedelta(days=1),
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
     ),
@@ -76,12 +78,17 @@ async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
         event = await journey.wait_for_event(step.event, deadline)
         if event is None:
             journey.note(step.id, f"no {step.event} within {step.timeout}")
-            return op.targets[0]
-        journey.progress.last_event = event
-        if step.where is None or await condition(journey, step.where):
+            next_pc = op.targets[0]
+            break
+        context = journey.context().model_copy(update={"last_event": event})
+        if step.where is None or await condition(journey, step.where, context):
+            journey.progress.last_event = event
             journey.note(step.id, f"received {step.event}")
-            return journey.progress.pc + 1
+            next_pc = journey.progress.pc + 1
+            break
         journey.note(step.id, f"{step.event} did not match 'where'; still waiting")
+    journey.progress.inbox.clear()  # a later wait_for counts what happens after this one
+    return next_pc
 
 
 async def run_if(journey: JourneyWorkflow, op: Op) -> int | None:
@@ -125,10 +132,14 @@ async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
         purpose=step.purpose or journey.scenario.category,
         context=journey.context(),
     )
+    handle = workflow.start_activity(c.DELIVER, request, result_type=c.DeliverResult, **DELIVERY)
+    # A delivery may retry for hours (provider down); an exit event stops the retries,
+    # so a customer who ordered meanwhile never gets "you left something in your cart".
+    await workflow.wait_condition(lambda: handle.done() or journey.exit_queued())
+    if not handle.done():
+        handle.cancel()
     try:
-        result = await workflow.execute_activity(
-            c.DELIVER, request, result_type=c.DeliverResult, **DELIVERY
-        )
+        result = await handle
         message = SentMessage(
             step_id=step.id,
             status=result.status,
@@ -138,9 +149,15 @@ async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
         )
     except ActivityError as err:
         # A failed message is recorded and the journey goes on, like a bounced email would.
-        cause = err.cause.message if err.cause else str(err)
-        message = SentMessage(step_id=step.id, status="failed", at=workflow.now(), detail=cause)
-    journey.progress.messages.append(message)
+        cancelled = isinstance(err.cause, CancelledError)
+        detail = (
+            "stopped by an exit event"
+            if cancelled
+            else (err.cause.message if err.cause else str(err))
+        )
+        status = "cancelled" if cancelled else "failed"
+        message = SentMessage(step_id=step.id, status=status, at=workflow.now(), detail=detail)
+    journey.progress.messages = [*journey.progress.messages, message][-MESSAGES_LIMIT:]
     journey.note(step.id, f"{message.status} {message.channel or ''} {message.detail}".strip())
     return journey.progress.pc + 1
 
@@ -165,8 +182,10 @@ async def run_jump(journey: JourneyWorkflow, op: Op) -> int | None:
     return op.targets[0]
 
 
-async def condition(journey: JourneyWorkflow, expression: str) -> bool:
-    request = c.ConditionRequest(expression=expression, context=journey.context())
+async def condition(
+    journey: JourneyWorkflow, expression: str, context: c.JourneyContext | None = None
+) -> bool:
+    request = c.ConditionRequest(expression=expression, context=context or journey.context())
     result: Any = await workflow.execute_local_activity(
         c.EVALUATE_CONDITION, request, result_type=bool, **LOCAL
     )
