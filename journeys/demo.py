@@ -25,7 +25,7 @@ CART, VIP = "abandoned-cart", "vip-invite"
 
 async def run_demo(client: Client, settings: Settings) -> None:
     skipper = TimeSkipper(client, config=TimeSkippingConfig(enabled=False))
-    registry = ScenarioRegistry.load(settings.scenarios_dir)
+    registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     store = Store(settings.store_url)
     driver = JourneyDriver(skipper, Router(skipper.client, registry, settings.task_queue), store)
     run = uuid.uuid4().hex[:4]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from journeys.problems import Problem, ScenarioError
 from journeys.scenario import Scenario
-from journeys.scenario_file import load_scenario
+from journeys.validate import validate_paths
 
 
 class ScenarioRegistry:
@@ -21,28 +21,15 @@ class ScenarioRegistry:
                 self._listeners[name].append(scenario)
 
     @classmethod
-    def load(cls, folder: Path) -> ScenarioRegistry:
-        """Loads every scenario file; raises ScenarioError listing all problems in all files."""
-        scenarios: list[Scenario] = []
-        problems: list[Problem] = []
-        seen: dict[str, str] = {}
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            try:
-                scenario = load_scenario(path)
-            except ScenarioError as err:
-                problems += err.problems
-                continue
-            if scenario.id in seen:
-                problems.append(
-                    Problem(
-                        str(path),
-                        1,
-                        f"scenario id '{scenario.id}' is also used by {seen[scenario.id]}",
-                    )
-                )
-                continue
-            seen[scenario.id] = str(path)
-            scenarios.append(scenario)
+    def load(cls, folder: Path, templates_dir: Path) -> ScenarioRegistry:
+        """Loads and fully validates every scenario file (templates included).
+
+        Raises ScenarioError listing every problem in every file: a set with any broken
+        scenario is refused whole, so a typo never routes events to half a journey.
+        """
+        if not folder.is_dir():
+            raise ScenarioError([Problem(str(folder), 0, "the scenario folder does not exist")])
+        scenarios, problems = validate_paths([folder], templates_dir)
         if problems:
             raise ScenarioError(problems)
         return cls(scenarios)

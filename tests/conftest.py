@@ -57,7 +57,7 @@ async def worker(
 
 @pytest.fixture(scope="session")
 def registry(settings: Settings) -> ScenarioRegistry:
-    return ScenarioRegistry.load(settings.scenarios_dir)
+    return ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
 
 
 @pytest.fixture

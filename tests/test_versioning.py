@@ -21,6 +21,8 @@ trigger: {{event: promo.viewed}}
 steps:
   - wait: {wait}
   - send: {{id: {step}, channel: email, template: abandoned_cart/reminder}}
+sample:
+  event: {{cart_total: 10, currency: EUR, item_count: 1, cart_url: "https://x"}}
 """
 
 
@@ -31,7 +33,7 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
     file.write_text(SCENARIO.format(wait="1h", step="v1-message"))
     v1 = JourneyDriver(
         temporal,
-        Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue),
+        Router(temporal.client, ScenarioRegistry.load(tmp_path, settings.templates_dir), settings.task_queue),
         store,
     )
     early = v1.customer()
@@ -41,7 +43,7 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
     file.write_text(SCENARIO.format(wait="2h", step="v2-message"))
     v2 = JourneyDriver(
         temporal,
-        Router(temporal.client, ScenarioRegistry.load(tmp_path), settings.task_queue),
+        Router(temporal.client, ScenarioRegistry.load(tmp_path, settings.templates_dir), settings.task_queue),
         store,
     )
     late = v2.customer()

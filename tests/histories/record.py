@@ -34,7 +34,7 @@ async def record() -> None:
         env = await start_time_skipping()
         try:
             async with build_worker(env.client, settings, store=store):
-                router = Router(env.client, ScenarioRegistry.load(settings.scenarios_dir), "record")
+                router = Router(env.client, ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir), "record")
                 driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
                 for name, play in SCRIPTS.items():
                     scenario_id, customer = await play(driver)
