@@ -5,8 +5,16 @@ Exactly-once *effect* over at-least-once activity execution comes from the deliv
 
 * a ``sent`` row for the key → the activity returns it and sends nothing;
 * a ``reserved`` row → an earlier attempt may have reached the provider, so this attempt
-  finishes *that* channel (same key, the adapter dedupes) and never falls back to another;
+  finishes *that* channel: same key, the recipient stored on the row, no new consent or
+  address check (the message may be out already; the adapter dedupes on the key). The
+  channels before it keep their recorded decisions;
+* a ``failed:*`` row → the provider refused that channel for good: it is not called again;
 * otherwise the channels are tried in order, each decision written to the ledger.
+
+A permanent refusal on one channel (a bounced address, Twilio's "invalid number") falls
+back to the next channel, like an unreachable one. When no channel sent and at least one
+was refused, the activity fails for good: the journey records a failed message, which
+tells the marketer more than "suppressed" would.
 
 Database and rendering work runs in threads (``asyncio.to_thread``) because the activity
 is async and must not block the worker's event loop.
@@ -16,39 +24,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage, PermanentChannelError
+from activities.ledger import (
+    ADDRESS_FIELD,
+    decision,
+    is_reserved,
+    reserved_recipient,
+    result_from_ledger,
+)
 from journeys.context import build_context
 from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
-from journeys.scenario import Channel
-from journeys.store import Delivery, Store, blank_customer
+from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
 from journeys.templating import RenderedMessage, Templates
 
-RESERVED = "reserved"
-SENT = "sent"
 NO_CONSENT = "suppressed:no-consent"
 UNREACHABLE = "suppressed:unreachable"
-# The profile field that holds a channel's address.
-ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": "push_token"}
+REFUSED = "failed:adapter"
 
 
-def blocked(
-    channel: str, customer: Mapping[str, Any], check_consent: bool
-) -> tuple[str, str] | None:
+def blocked(channel: str, customer: Mapping[str, Any]) -> tuple[str, str] | None:
     """Why a channel cannot be used for this customer, as (status, reason), or None.
 
     Consent is required whatever the purpose: transactional messages also need the
     channel's consent flag for now (until consent is modelled per purpose, we err on the
-    side of not sending).
+    side of not sending). Only asked before a reservation: a reserved send is finished
+    whatever the profile says now.
     """
     field = ADDRESS_FIELD[channel]
     if not customer.get(field):
         return UNREACHABLE, f"no {field} on file"
-    if check_consent and not customer.get("consent", {}).get(channel):
+    if not customer.get("consent", {}).get(channel):
         return NO_CONSENT, f"no {channel} consent"
     return None
 
@@ -65,42 +75,72 @@ class DeliveryActivities:
 
     @activity.defn(name=DELIVER)
     async def deliver(self, request: DeliverRequest) -> DeliverResult:
+        try:
+            return await self._deliver(request)
+        except _SentElsewhere:
+            rows = await asyncio.to_thread(self.store.deliveries_for_key, request.delivery_key)
+            return result_from_ledger(request, rows)
+
+    async def _deliver(self, request: DeliverRequest) -> DeliverResult:
         rows = await asyncio.to_thread(self.store.deliveries_for_key, request.delivery_key)
         if any(row.status == SENT for row in rows):
-            return _result_from_ledger(request, rows)
+            return result_from_ledger(request, rows)
+        ledger = {row.channel: row for row in rows}
         customer_id = request.context.customer_id
         customer = await asyncio.to_thread(self.store.get_customer, customer_id)
         customer = customer or blank_customer(customer_id)
 
-        reserved = next((row for row in rows if row.status == RESERVED), None)
-        if reserved is not None:
-            # Consent was checked when the row was reserved; the send may already be out.
-            channels: list[Channel] = [cast(Channel, reserved.channel)]
-            decisions = [_decision(row) for row in rows if row.channel != reserved.channel]
-        else:
-            channels, decisions = list(request.channels), []
-
-        for channel in channels:
-            refusal = blocked(channel, customer, check_consent=reserved is None)
-            if refusal is not None:
-                status, reason = refusal
-                await self._record(request, channel, status, reason)
-                decisions.append(ChannelDecision(channel=channel, status=status, reason=reason))
+        # A reserved channel is where the last attempt stopped: the ones before it are settled.
+        start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
+        decisions = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]
+        for channel in request.channels[start:]:
+            row = ledger.get(channel)
+            if row is not None and row.status.startswith("failed:"):
+                decisions.append(decision(row))  # refused for good: never called again
                 continue
-            message_id = await self._send(request, channel, customer)
+            if row is not None and row.status == RESERVED:
+                recipient = reserved_recipient(row, customer)
+            else:
+                refusal = blocked(channel, customer)
+                if refusal is not None:
+                    status, reason = refusal
+                    await self._record(request, channel, status, reason)
+                    decisions.append(ChannelDecision(channel=channel, status=status, reason=reason))
+                    continue
+                recipient = str(customer[ADDRESS_FIELD[channel]])
+            try:
+                message_id = await self._send(request, channel, recipient, customer)
+            except _Refused as refused:
+                decisions.append(
+                    ChannelDecision(channel=channel, status=REFUSED, reason=str(refused))
+                )
+                continue
             decisions.append(ChannelDecision(channel=channel, status=SENT))
             return DeliverResult(
                 status="sent", channel=channel, message_id=message_id, decisions=decisions
             )
+        refusals = [d.reason for d in decisions if d.status.startswith("failed:")]
+        if refusals:
+            raise ApplicationError(
+                "; ".join(refusals), type="DeliveryFailed:adapter", non_retryable=True
+            )
         activity.logger.info("delivery %s suppressed on every channel", request.delivery_key)
         return DeliverResult(status="suppressed", decisions=decisions)
 
-    async def _send(self, request: DeliverRequest, channel: str, customer: dict[str, Any]) -> str:
-        """Reserve → render → adapter → sent. Failures that retrying cannot fix are final."""
+    async def _send(
+        self, request: DeliverRequest, channel: str, recipient: str, customer: dict[str, Any]
+    ) -> str:
+        """Reserve → render → adapter → sent; returns the provider message id.
+
+        A provider's permanent refusal is recorded and raised as ``_Refused`` (the caller
+        falls back); other failures that retrying cannot fix fail the activity for good;
+        anything else leaves the row reserved and Temporal retries.
+        """
         adapter = self.adapters.get(channel)
         if adapter is None:
             await self._fail(request, channel, "no-adapter", f"no adapter configured for {channel}")
-        await self._record(request, channel, RESERVED)
+        reserved = await self._record(request, channel, RESERVED, recipient=recipient)
+        recipient = reserved.recipient or recipient  # an overlapping attempt's reservation wins
         try:
             rendered = await asyncio.to_thread(self._render, request, channel, customer)
         except Exception as err:  # Jinja raises many types; none is fixed by a retry
@@ -109,7 +149,7 @@ class DeliveryActivities:
         message = OutgoingMessage(
             delivery_key=request.delivery_key,
             channel=channel,
-            recipient=str(customer[ADDRESS_FIELD[channel]]),
+            recipient=recipient,
             customer_id=request.context.customer_id,
             scenario_id=request.scenario_id,
             step_id=request.step_id,
@@ -122,12 +162,12 @@ class DeliveryActivities:
         )
         try:
             message_id = await adapter.send(message)
-        except PermanentChannelError as err:
-            await self._fail(request, channel, "adapter", f"{channel} provider refused: {err}")
-        except ApplicationError as err:
-            if err.non_retryable:
-                await self._fail(request, channel, "adapter", f"{channel} provider refused: {err}")
-            raise
+        except (PermanentChannelError, ApplicationError) as err:
+            if isinstance(err, ApplicationError) and not err.non_retryable:
+                raise
+            reason = f"{channel} provider refused: {err}"
+            await self._record(request, channel, REFUSED, reason)
+            raise _Refused(reason) from err
         # Any other exception is transient: the row stays reserved and Temporal retries.
         await self._record(request, channel, SENT, provider_message_id=message_id)
         return message_id
@@ -146,7 +186,9 @@ class DeliveryActivities:
         status: str,
         reason: str = "",
         provider_message_id: str | None = None,
-    ) -> None:
+        recipient: str | None = None,
+    ) -> Delivery:
+        """Writes one ledger decision; raises ``_SentElsewhere`` if the row was already sent."""
         row = Delivery(
             delivery_key=request.delivery_key,
             channel=channel,
@@ -158,9 +200,13 @@ class DeliveryActivities:
             step_id=request.step_id,
             customer_id=request.context.customer_id,
             template=request.template,
+            recipient=recipient,
             provider_message_id=provider_message_id,
         )
-        await asyncio.to_thread(self.store.record_delivery, row)
+        stored = await asyncio.to_thread(self.store.record_delivery, row)
+        if stored.status == SENT and status != SENT:
+            raise _SentElsewhere(channel)
+        return stored
 
     async def _fail(
         self, request: DeliverRequest, channel: str, kind: str, reason: str
@@ -170,22 +216,9 @@ class DeliveryActivities:
         raise ApplicationError(reason, type=f"DeliveryFailed:{kind}", non_retryable=True)
 
 
-def _decision(row: Delivery) -> ChannelDecision:
-    return ChannelDecision.model_validate(
-        {"channel": row.channel, "status": row.status, "reason": row.reason}
-    )
+class _Refused(Exception):
+    """The provider refused this channel for good (already recorded): try the next one."""
 
 
-def _result_from_ledger(request: DeliverRequest, rows: list[Delivery]) -> DeliverResult:
-    """The answer of the attempt that sent, rebuilt from the ledger (no send happens)."""
-    order: dict[str, int] = {channel: index for index, channel in enumerate(request.channels)}
-    rows = sorted(rows, key=lambda row: order.get(row.channel, len(order)))
-    sent = next(row for row in rows if row.status == SENT)
-    return DeliverResult.model_validate(
-        {
-            "status": "sent",
-            "channel": sent.channel,
-            "message_id": sent.provider_message_id,
-            "decisions": [_decision(row) for row in rows],
-        }
-    )
+class _SentElsewhere(Exception):
+    """The row was ``sent`` (by an overlapping attempt) when this attempt wrote to it."""

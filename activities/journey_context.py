@@ -4,12 +4,14 @@ and entries.
 They are activities (not workflow code) because they need the database, Jinja and zoneinfo,
 none of which belongs in the deterministic workflow sandbox. Each one reads the customer
 fresh, so a journey decides on today's profile, not on the one it started with.
+
+They run as local activities, which are at least once: the reads may simply run again, and
+``update_customer`` is made idempotent by a key (see there).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,12 +32,15 @@ from journeys.contracts import (
     UpdateRequest,
     WaitUntilRequest,
 )
-from journeys.local_time import next_local_time, parse_time_of_day, shift, to_moment
+from journeys.local_time import (
+    is_whole_days,
+    next_local_time,
+    parse_time_of_day,
+    shift,
+    to_moment,
+)
 from journeys.store import JourneyEntry, Store, blank_customer
-from journeys.templating import ExpressionError, Expressions
-
-# A value that is exactly one ``{{ ... }}`` is an expression; anything else is stored as is.
-_WRAPPED = re.compile(r"^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+from journeys.templating import ExpressionError, Expressions, unwrap_expression
 
 
 def _final(message: str, kind: str) -> ApplicationError:
@@ -72,7 +77,10 @@ class JourneyContextActivities:
 
         ``time`` alone: the next such local time strictly after ``context.now``.
         ``at``: the expression's moment; with ``time``, that local date at that time.
-        ``offset`` is added last (whole days on the local calendar, see ``shift``).
+        ``offset`` is added last: on the local calendar when it was written in days or
+        weeks, as elapsed time when written in hours, minutes or seconds (see ``shift``).
+        A request without ``calendar_offset`` (from before that field) counts whole days
+        as calendar days.
         """
         if request.time is None and request.at is None:
             raise _final("wait_until needs 'time', 'at' or both", "InvalidWaitUntil")
@@ -91,7 +99,10 @@ class JourneyContextActivities:
         except ValueError as err:
             raise _final(f"wait_until: {err}", "InvalidWaitUntil") from err
         if request.offset:
-            moment = shift(moment, request.offset, zone)
+            calendar = request.calendar_offset
+            if calendar is None:
+                calendar = is_whole_days(request.offset)
+            moment = shift(moment, request.offset, zone, calendar=calendar)
         return moment.astimezone(UTC)
 
     @activity.defn(name=UPDATE_CUSTOMER)
@@ -99,19 +110,29 @@ class JourneyContextActivities:
         """Sets attributes (or profile fields); returns the values written.
 
         Every expression sees the customer as it was before this step, whatever the order
-        of the keys. The read and the write are two transactions: two journeys awarding
+        of the keys. With a ``key`` (``<workflow_id>/<entry_id>/<step_id>``) the update is
+        applied once: a retried attempt finds the key and returns the values stored by the
+        first one, instead of computing ``customer.points + 100`` again on the new points.
+        Without a key, the read and the write are two transactions: two journeys awarding
         points to one customer at the same instant can still lose one award.
         """
         customer_id = request.context.customer_id
+        key = request.key
+        if key:
+            done = await asyncio.to_thread(self.store.applied_update, key)
+            if done is not None:
+                return done
         customer = await self._customer(customer_id)
         context = self._context(customer, request.context)
         values: dict[str, Any] = {}
-        for key, value in request.values.items():
-            wrapped = _WRAPPED.match(value) if isinstance(value, str) else None
-            values[key] = self._evaluate(wrapped.group(1), context) if wrapped else value
+        for name, value in request.values.items():
+            expression = unwrap_expression(value)
+            values[name] = value if expression is None else self._evaluate(expression, context)
         # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
         values = to_jsonable_python(values)
         try:
+            if key:
+                return await asyncio.to_thread(self.store.apply_update, customer_id, values, key)
             await asyncio.to_thread(self.store.set_attributes, customer_id, values)
         except ValueError as err:
             raise _final(f"update: {err}", "InvalidUpdate") from err

@@ -62,12 +62,16 @@ class WaitUntilRequest(BaseModel):
     time: str | None = None
     at: str | None = None
     offset: timedelta | None = None
+    # True: the offset was written in d/w and moves the local calendar; False: h/m/s, elapsed.
+    calendar_offset: bool | None = None
     context: JourneyContext
 
 
 class UpdateRequest(BaseModel):
     values: dict[str, Any]
     context: JourneyContext
+    # Applied at most once per key ("<workflow id>/<entry id>/<step id>"); empty: no guard.
+    key: str = ""
 
 
 class EntryRequest(BaseModel):

@@ -44,18 +44,29 @@ def next_local_time(now: datetime, at: time, zone: ZoneInfo) -> datetime:
         day += ONE_DAY
 
 
-def shift(moment: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
-    """``moment`` plus ``offset``: whole days on the calendar, the rest as elapsed time.
+def shift(moment: datetime, offset: timedelta, zone: ZoneInfo, *, calendar: bool) -> datetime:
+    """``moment`` plus ``offset``, on the local calendar or as elapsed time.
 
-    So ``-30d`` from 10:00 is 10:00 thirty days earlier even across a DST change (which
-    plain UTC arithmetic would turn into 09:00 or 11:00), while ``2h`` is two real hours.
+    ``calendar`` (an offset written in days or weeks, ``-30d``, ``1w``): whole days move
+    along the calendar in ``zone``, so ``-30d`` from 10:00 is 10:00 thirty days earlier even
+    across a DST change (plain UTC arithmetic would give 09:00 or 11:00); a remainder below
+    a day, which a written offset never has, is elapsed time. Not ``calendar`` (written in
+    ``h``, ``m`` or ``s``): elapsed time, so ``48h`` is 48 real hours, 47 or 49 on the
+    wall clock across a DST change.
     """
+    if not calendar:
+        return moment.astimezone(UTC) + offset
     sign = -1 if offset < timedelta(0) else 1
     days, rest = divmod(abs(offset), ONE_DAY)
     if days == 0:  # no calendar part: keep the exact instant (matters in a repeated hour)
         return moment.astimezone(UTC) + sign * rest
     wall = moment.astimezone(zone).replace(tzinfo=None) + sign * days * ONE_DAY
     return wall.replace(tzinfo=zone).astimezone(UTC) + sign * rest
+
+
+def is_whole_days(offset: timedelta) -> bool:
+    """The guess for an offset whose unit is unknown: whole days are calendar days."""
+    return offset % ONE_DAY == timedelta(0)
 
 
 def to_moment(value: Any, zone: ZoneInfo, at: time | None = None) -> datetime:

@@ -65,12 +65,29 @@ class WaitStep(Step):
 
 
 class WaitUntilStep(Step):
-    """Wait for a local time of day, a computed moment (``at``), or both (that day, at time)."""
+    """Wait for a local time of day, a computed moment (``at``), or both (that day, at time).
+
+    ``offset`` shifts the ``at`` moment. Written in days or weeks (``-30d``, ``1w``) it moves
+    along the customer's local calendar, so "30 days before, at 10:00" stays 10:00 across a
+    DST change; in hours, minutes or seconds (``48h``) it is elapsed time. A timedelta
+    forgets its unit (``48h == 2d``), so ``calendar_offset`` records it, derived from what
+    was written, and travels with the snapshot.
+    """
 
     kind: Literal["wait_until"] = "wait_until"
     time: str | None = None
     at: str | None = None
     offset: Duration | None = None
+    calendar_offset: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _offset_unit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "calendar_offset" not in data:
+            offset = data.get("offset")
+            if offset is not None:
+                return {**data, "calendar_offset": _in_days(offset)}
+        return data
 
     @field_validator("time")
     @classmethod
@@ -83,7 +100,19 @@ class WaitUntilStep(Step):
     def _time_or_moment(self) -> WaitUntilStep:
         if self.time is None and self.at is None:
             raise ValueError("wait_until needs a time of day (09:00) or an 'at' expression")
+        if self.offset is not None and self.at is None:
+            raise ValueError(
+                "wait_until 'offset' shifts the 'at' moment, and there is no 'at': "
+                "write {at: <expression>, offset: ...}, or drop the offset and pick the time"
+            )
         return self
+
+
+def _in_days(offset: Any) -> bool:
+    """Was this offset written in days or weeks? (A timedelta: is it whole days?)"""
+    if isinstance(offset, str):
+        return offset.strip()[-1:] in ("d", "w")
+    return isinstance(offset, timedelta) and offset % timedelta(days=1) == timedelta(0)
 
 
 class WaitForStep(Step):
@@ -153,6 +182,9 @@ AnyStep = Annotated[
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("wait", "wait_until", "wait_for", "if", "split", "send", "update", "exit")
+# Step fields the loader or the model sets, never the marketer: writing one is an error
+# (`- send: {kind: wait, duration: 1h}` must not quietly become a wait).
+INTERNAL_STEP_FIELDS = ("kind", "line", "calendar_offset")
 
 
 class Trigger(_Strict):
@@ -168,6 +200,11 @@ class Entry(_Strict):
     def _period(self) -> Entry:
         if self.reentry == "once_per" and self.once_per is None:
             raise ValueError("reentry once_per needs a period: {once_per: 365d}")
+        if self.reentry != "once_per" and self.once_per is not None:
+            raise ValueError(
+                f"'once_per' only goes with reentry once_per, not with reentry {self.reentry}: "
+                "write reentry: {once_per: <period>}"
+            )
         return self
 
 

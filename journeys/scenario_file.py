@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from journeys.problems import Problem, ScenarioError
 from journeys.scenario import (
+    INTERNAL_STEP_FIELDS,
     STEP_KINDS,
     Entry,
     ExitStep,
@@ -37,6 +38,13 @@ from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml
 
 # Scalar shorthand: which field a bare value fills, per step kind.
 _SCALAR_FIELD = {"wait": "duration", "exit": "reason", "if": "condition"}
+# Step kinds with no scalar shorthand, and what their mapping looks like.
+_MAPPING_EXAMPLE = {
+    "send": "{id, channel, template}",
+    "wait_for": "{event, timeout}",
+    "split": "{variants: [{name, weight, steps}]}",
+    "update": "{set: {attribute: value}}",
+}
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
 # Model field → the word the marketer wrote, for messages.
 _WRITTEN_AS = {"condition": "if", "otherwise": "else", "channels": "channel"}
@@ -117,16 +125,28 @@ class _Normalizer:
         body = raw[kind]
         out = _line_dict({"kind": kind}, raw.line)
         out["line"] = raw.line
+        written_id = body.get("id") if isinstance(body, LineDict) else None
+        step_id = str(raw.get("id") or written_id or f"{kind}-{self.counter}")
+        if kind in _MAPPING_EXAMPLE and not isinstance(body, LineDict | None):
+            self.problem(
+                raw.line_of(kind),
+                f"step '{step_id}': '{kind}' needs a mapping such as {_MAPPING_EXAMPLE[kind]}, "
+                f"not {body!r}",
+            )
+            return _line_dict({"kind": "exit", "id": f"invalid-{self.counter}"}, raw.line)
+        given: list[tuple[str, Any, int]] = []
         if isinstance(body, LineDict):
-            for key, value in body.items():
-                _put(out, key, value, body.line_of(key))
+            given += [(key, value, body.line_of(key)) for key, value in body.items()]
         elif body is not None:
-            _put(out, self.scalar_field(kind, body), body, raw.line_of(kind))
-        for key, value in raw.items():
-            if key != kind:
-                if key in out:
-                    self.problem(raw.line_of(key), f"'{key}' is given twice in this step")
-                _put(out, key, value, raw.line_of(key))
+            given.append((self.scalar_field(kind, body), body, raw.line_of(kind)))
+        given += [(key, value, raw.line_of(key)) for key, value in raw.items() if key != kind]
+        for key, value, line in given:
+            if key in INTERNAL_STEP_FIELDS:
+                self.problem(line, f"step '{step_id}' has unknown key '{key}'")
+                continue
+            if key in out:
+                self.problem(line, f"'{key}' is given twice in this step")
+            _put(out, key, value, line)
         _rename(out, "else", "otherwise")
         if kind == "send" and "channel" in out:
             if "channels" in out:
@@ -216,7 +236,7 @@ def _known_keys() -> list[str]:
     """Every key a marketer may write, to suggest the one they meant."""
     models = [Scenario, Trigger, Entry, Goal, Sample, SplitVariant, *_STEP_MODELS]
     fields = {name for model in models for name in model.model_fields}
-    fields -= {"kind", "line", "source", "version"}
+    fields -= {*INTERNAL_STEP_FIELDS, "source", "version"}
     return sorted({_WRITTEN_AS.get(name, name) for name in fields} | set(STEP_KINDS) | {"channels"})
 
 
@@ -226,7 +246,9 @@ def _describe(error: dict[str, Any], owner: str) -> str:
     field = _WRITTEN_AS.get(loc[-1], loc[-1]) if loc else "value"
     kind = error["type"]
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(field, _known_keys(), n=1, cutoff=0.7)
+        # A key of another step kind is "close" to itself: suggest only a different one.
+        known = [key for key in _known_keys() if key != field]
+        close = difflib.get_close_matches(field, known, n=1, cutoff=0.7)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"{owner or 'the scenario'} has unknown key '{field}'{hint}"
     if kind == "missing":

@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "JOURNEYS_TEMPORAL_API_KEY")
     )
-    temporal_tls: bool = Field(
-        default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "JOURNEYS_TEMPORAL_TLS")
+    # None lets the SDK decide: TLS on when an API key is given (Temporal Cloud), else off.
+    temporal_tls: bool | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS", "JOURNEYS_TEMPORAL_TLS")
     )
 
     # Embedded server (used when no TEMPORAL_ADDRESS is set).

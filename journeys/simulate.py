@@ -26,7 +26,7 @@ from journeys.routing import Router
 from journeys.scenario import Scenario
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.store_models import OutboxMessage
+from journeys.store_models import PROFILE_FIELDS, OutboxMessage
 
 
 class SimulationInputError(ValueError):
@@ -46,17 +46,35 @@ class Simulation:
     messages: list[OutboxMessage]
 
 
+def _load(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SimulationInputError(
+            f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})"
+        ) from err
+
+
 def read_customer(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = _load(path)
     if not isinstance(data, dict):
         raise SimulationInputError(f"{path}: a customer file is a mapping (id, email, ...)")
+    # checked here, before a server starts, so a typo names the file instead of a traceback
+    unknown = set(data) - {"id", "attributes", *PROFILE_FIELDS}
+    if unknown:
+        raise SimulationInputError(
+            f"{path}: unknown customer field(s) {sorted(unknown)}; "
+            f"known: id, attributes, {', '.join(PROFILE_FIELDS)}"
+        )
     data.setdefault("id", "simulated-customer")
     return data
 
 
 def read_events(path: Path) -> list[TimedEvent]:
     """Events as ``- {at: 30m, name: order.completed, properties: {...}}``, in any order."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = _load(path)
     if not isinstance(data, list) or not data:
         raise SimulationInputError(f"{path}: an events file is a non-empty list of events")
     events = []

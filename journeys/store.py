@@ -4,6 +4,9 @@ SQLite by default and PostgreSQL in production, with the same code: only portabl
 used (no ``ON CONFLICT``), and races on unique keys are settled by catching
 ``IntegrityError`` and reading the row that won. Activities call these methods through
 ``asyncio.to_thread``: every method opens and closes its own short session.
+
+Schema changes are additive: ``create_schema`` creates missing tables and adds missing
+nullable columns to existing ones (``ALTER TABLE ... ADD COLUMN``), never drops anything.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import case, event, inspect, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -21,6 +24,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from journeys.store_models import (
     PROFILE_FIELDS,
+    AppliedUpdate,
     Customer,
     Delivery,
     JourneyEntry,
@@ -33,6 +37,9 @@ from journeys.store_models import (
 
 __all__ = [
     "PROFILE_FIELDS",
+    "RESERVED",
+    "SENT",
+    "AppliedUpdate",
     "Customer",
     "Delivery",
     "JourneyEntry",
@@ -41,6 +48,13 @@ __all__ = [
     "blank_customer",
     "customer_context",
 ]
+
+# A ledger row in this status never changes again (see ``Store.record_delivery``).
+SENT = "sent"
+RESERVED = "reserved"
+# Below the local activities' 30 s start-to-close timeout: a write stuck behind a lock fails
+# (and is retried) before Temporal gives up on the attempt while its thread still runs.
+BUSY_TIMEOUT_SECONDS = 10
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -51,7 +65,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 
@@ -69,7 +83,7 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+    args: dict[str, Any] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
     if parsed.database in (None, "", ":memory:"):
         # One shared connection, or every thread would see its own empty database.
         engine = create_engine(url, connect_args=args, poolclass=StaticPool)
@@ -89,6 +103,7 @@ class Store:
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     def _session(self) -> Session:
         # Rows stay readable after commit: callers get plain, detached objects.
@@ -118,14 +133,7 @@ class Store:
         so two merges at the same instant can lose one key (acceptable for one node).
         """
         with self._session() as session:
-            # FOR UPDATE (PostgreSQL): two journeys merging attributes must not lose one.
-            row = session.get(Customer, customer_id, with_for_update=True)
-            row = row or Customer(id=customer_id)
-            apply_profile(row, profile)
-            if attributes:
-                row.attributes = {**(row.attributes or {}), **attributes}
-            row.updated_at = utcnow()
-            session.add(row)
+            row = _merge_customer(session, customer_id, attributes or {}, profile)
             try:
                 session.commit()
             except IntegrityError:
@@ -136,11 +144,38 @@ class Store:
 
     def set_attributes(self, customer_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Writes values a journey computed; profile field names go to their columns."""
-        if "id" in values:
-            raise ValueError("a customer's id cannot be changed")
-        profile = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
-        attributes = {k: v for k, v in values.items() if k not in PROFILE_FIELDS}
+        profile, attributes = _split_values(values)
         return self.upsert_customer(customer_id, attributes=attributes, **profile)
+
+    # Applied updates ------------------------------------------------------------------
+
+    def applied_update(self, key: str) -> dict[str, Any] | None:
+        """The values an update step wrote under ``key``, or None if it has not run yet."""
+        with self._session() as session:
+            row = _applied(session, key)
+            return dict(row.values) if row else None
+
+    def apply_update(self, customer_id: str, values: Mapping[str, Any], key: str) -> dict[str, Any]:
+        """``set_attributes`` at most once per ``key``; returns the values stored for the key.
+
+        The key row and the customer change commit together, so a retried (or overlapping)
+        attempt either finds the key and changes nothing, or loses the unique key race and
+        rolls its customer change back.
+        """
+        profile, attributes = _split_values(values)
+        for _ in range(3):  # a conflict is a racing attempt or a racing new customer
+            with self._session() as session:
+                done = _applied(session, key)
+                if done is not None:
+                    return dict(done.values)
+                _merge_customer(session, customer_id, attributes, profile)
+                session.add(AppliedUpdate(key=key, customer_id=customer_id, values=dict(values)))
+                try:
+                    session.commit()
+                    return dict(values)
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError(f"update '{key}' kept conflicting with other writers")
 
     # Delivery ledger ------------------------------------------------------------------
 
@@ -155,34 +190,62 @@ class Store:
             return list(session.exec(query.order_by(col(Delivery.id))).all())
 
     def record_delivery(self, entry: Delivery) -> Delivery:
-        """Inserts the ledger row for (delivery_key, channel), or moves the existing one on.
+        """Inserts the ledger row for (delivery_key, channel), or moves it on; returns it as stored.
 
-        On update only status, reason and provider message id change: who and what the
-        row is about was fixed when it was first written.
+        On update only status, reason, provider message id and recipient change: who and
+        what the row is about was fixed when it was first written. The update is one
+        conditional statement, atomic on every database:
+
+        * a ``sent`` row never changes: a late write of an overlapping attempt (one that
+          timed out while its thread kept running) cannot turn a send back into ``reserved``;
+        * a ``reserved`` row keeps its recipient: the message may already be out there.
+
+        Callers compare the returned row's status with the one they wrote.
         """
         with self._session() as session:
-            row = self._ledger_row(session, entry.delivery_key, entry.channel)
-            if row is None:
+            if self._ledger_row(session, entry.delivery_key, entry.channel) is None:
                 session.add(entry)
                 try:
                     session.commit()
                     return entry
                 except IntegrityError:
-                    session.rollback()
-                    row = self._ledger_row(session, entry.delivery_key, entry.channel)
-                    assert row is not None, "the conflicting ledger row must exist"
-            row.status, row.reason = entry.status, entry.reason
-            row.provider_message_id = entry.provider_message_id or row.provider_message_id
-            row.updated_at = utcnow()
-            session.add(row)
+                    session.rollback()  # another attempt wrote the row first: update it
+            changes: dict[str, Any] = {
+                "status": entry.status,
+                "reason": entry.reason,
+                "updated_at": utcnow(),
+                "recipient": case(
+                    (col(Delivery.status) == RESERVED, col(Delivery.recipient)),
+                    else_=entry.recipient,
+                ),
+            }
+            if entry.provider_message_id:
+                changes["provider_message_id"] = entry.provider_message_id
+            statement = (
+                update(Delivery)
+                .where(
+                    col(Delivery.delivery_key) == entry.delivery_key,
+                    col(Delivery.channel) == entry.channel,
+                    col(Delivery.status) != SENT,
+                )
+                .values(changes)
+            )
+            session.exec(statement)
             session.commit()
+            row = self._ledger_row(session, entry.delivery_key, entry.channel, fresh=True)
+            assert row is not None, "the ledger row must exist"
             return row
 
     @staticmethod
-    def _ledger_row(session: Session, delivery_key: str, channel: str) -> Delivery | None:
+    def _ledger_row(
+        session: Session, delivery_key: str, channel: str, fresh: bool = False
+    ) -> Delivery | None:
+        """The row for (key, channel); ``fresh`` reloads it over the copy the session holds."""
         query = select(Delivery).where(
             Delivery.delivery_key == delivery_key, Delivery.channel == channel
         )
+        if fresh:
+            query = query.execution_options(populate_existing=True)
         return session.exec(query).first()
 
     # Outbox ---------------------------------------------------------------------------
@@ -259,3 +322,66 @@ class Store:
                 JourneyEntry.scenario_id == scenario_id, JourneyEntry.customer_id == customer_id
             )
             return list(session.exec(query.order_by(col(JourneyEntry.id))).all())
+
+
+def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(profile fields, attributes) of what a journey sets; ``id`` is never writable."""
+    if "id" in values:
+        raise ValueError("a customer's id cannot be changed")
+    profile = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
+    attributes = {k: v for k, v in values.items() if k not in PROFILE_FIELDS}
+    return profile, attributes
+
+
+def _merge_customer(
+    session: Session,
+    customer_id: str,
+    attributes: Mapping[str, Any],
+    profile: Mapping[str, Any],
+) -> Customer:
+    """Applies a profile and attribute change to the customer row (created if missing).
+
+    Not committed: callers commit it together with whatever must go with it.
+    """
+    # FOR UPDATE (PostgreSQL): two journeys merging attributes must not lose one.
+    row = session.get(Customer, customer_id, with_for_update=True)
+    row = row or Customer(id=customer_id)
+    apply_profile(row, profile)
+    if attributes:
+        row.attributes = {**(row.attributes or {}), **attributes}
+    row.updated_at = utcnow()
+    session.add(row)
+    return row
+
+
+def _applied(session: Session, key: str) -> AppliedUpdate | None:
+    return session.exec(select(AppliedUpdate).where(AppliedUpdate.key == key)).first()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Adds columns a newer version declares to tables an older version created.
+
+    ``create_all`` skips existing tables, so without this a database from before a new
+    column (e.g. ``deliveries.recipient``) would fail on every read. Only nullable columns
+    can be added to rows that already exist; anything else needs a real migration.
+    """
+    existing = inspect(engine)
+    tables = set(existing.get_table_names())
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            present = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable:
+                    raise RuntimeError(
+                        f"table {table.name} lacks the required column {column.name}: "
+                        "this database needs a migration"
+                    )
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
+                )

@@ -7,6 +7,7 @@ has no timezone type) as on PostgreSQL (``timestamptz``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -92,6 +93,9 @@ class Delivery(SQLModel, table=True):
     step_id: str = ""
     customer_id: str = ""
     template: str = ""
+    # The address the reserved send goes to: a retry sends there with the same key, even if
+    # the profile changed meanwhile (the first attempt may already have reached it).
+    recipient: str | None = None
     provider_message_id: str | None = None
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
@@ -145,6 +149,23 @@ class JourneyEntry(SQLModel, table=True):
     once_key: str | None = None
 
 
+class AppliedUpdate(SQLModel, table=True):
+    """An ``update`` step already applied, keyed by ``<workflow>/<entry>/<step>``.
+
+    Written in the same transaction as the customer change, so a retried activity (local
+    activities run at least once) finds it and returns the stored values instead of adding
+    ``points + 100`` a second time.
+    """
+
+    __tablename__ = "applied_updates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    customer_id: str
+    values: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    applied_at: datetime = _timestamp()
+
+
 def customer_context(row: Customer) -> dict[str, Any]:
     """What templates and expressions see as ``customer`` (see ``journeys.context``).
 
@@ -170,23 +191,66 @@ def blank_customer(customer_id: str) -> dict[str, Any]:
     return customer_context(Customer(id=customer_id))
 
 
-def apply_profile(row: Customer, profile: dict[str, Any]) -> None:
-    """Sets profile columns; ``consent`` is merged per channel, ``None`` resets a default."""
+def apply_profile(row: Customer, profile: Mapping[str, Any]) -> None:
+    """Sets profile columns; ``consent`` is merged per channel, ``None`` resets a default.
+
+    Every value goes through ``check_profile_value`` first, so a bad value changes nothing.
+    """
     unknown = set(profile) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"unknown customer field(s): {', '.join(sorted(unknown))}")
-    for name, value in profile.items():
+    checked = {name: check_profile_value(name, value) for name, value in profile.items()}
+    for name, value in checked.items():
         if name == "consent":
-            if not isinstance(value, Mapping | None):
-                raise ValueError(f"consent must map channels to true/false, not {value!r}")
-            given = {channel: bool(flag) for channel, flag in (value or {}).items()}
-            row.consent = {**(row.consent or {}), **given}
+            row.consent = {**(row.consent or {}), **(value or {})}
         elif name == "time_zone":
-            row.time_zone = check_time_zone(value) if value else "UTC"
+            row.time_zone = value or "UTC"
         elif name == "locale":
             row.locale = value or "en"
         else:
             setattr(row, name, value)
+
+
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,}[0-9]$")
+
+
+def check_profile_value(name: str, value: Any) -> Any:
+    """The rules of one profile field, shared by the store and ``journeys validate``.
+
+    A scenario's ``update: {set: {time_zone: Europe/Pari}}`` is rejected at validate time
+    with the very sentence the store would raise when the journey runs. ``None`` (or empty
+    text, as a form sends it) is always allowed: it clears the field or resets its default.
+    """
+    if value is None or value == "":
+        return None
+    if name == "consent":
+        return _check_consent(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, not {value!r}")
+    if name == "time_zone":
+        return check_time_zone(value)
+    if name == "locale" and not _LOCALE.match(value):
+        raise ValueError(f"'{value}' is not a locale (e.g. en, fr or fr-CA)")
+    if name == "email" and not _EMAIL.match(value):
+        raise ValueError(f"'{value}' is not an email address")
+    if name == "phone" and not _PHONE.match(value):
+        raise ValueError(f"'{value}' is not a phone number (e.g. +33612345678)")
+    if name == "push_token" and not value.strip():
+        raise ValueError("push_token must not be blank")
+    return value
+
+
+def _check_consent(value: Any) -> dict[str, bool]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"consent must map channels to true/false, not {value!r}")
+    for channel, flag in value.items():
+        if channel not in CHANNELS:
+            raise ValueError(f"consent channel '{channel}' must be one of {', '.join(CHANNELS)}")
+        if not isinstance(flag, bool):
+            raise ValueError(f"consent.{channel} must be true or false, not {flag!r}")
+    return dict(value)
 
 
 def check_time_zone(name: str) -> str:

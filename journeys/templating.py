@@ -13,6 +13,7 @@ email → ``subject``, ``html``, ``text``; sms → ``text``; push → ``title``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -80,6 +81,23 @@ def _sandbox(root: Path | None, autoescape: bool) -> SandboxedEnvironment:
     return env
 
 
+# One `{{ ... }}` and nothing around it but blanks (no second `{{` or `}}` inside).
+_WHOLE_EXPRESSION = re.compile(r"^\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+def unwrap_expression(value: object) -> str | None:
+    """The expression of a value written as one whole ``"{{ expr }}"``, else None.
+
+    The one rule, shared by the ``update`` activity (which evaluates such values) and by
+    ``journeys validate`` (which checks them, and rejects a ``{{`` anywhere else: that
+    text would be stored as it is, braces included).
+    """
+    if not isinstance(value, str):
+        return None
+    match = _WHOLE_EXPRESSION.match(value)
+    return match.group(1).strip() if match else None
+
+
 class ExpressionError(ValueError):
     """An expression that does not compile or does not evaluate."""
 
@@ -111,6 +129,11 @@ class Expressions:
             raise ExpressionError(f"expression '{source}' fails: {err}") from err
 
 
+def locale_key(locale: str) -> str:
+    """How a locale appears in a template file name: ``fr-CA`` and ``fr_ca`` → ``fr-ca``."""
+    return locale.replace("_", "-").lower()
+
+
 class TemplateMissing(LookupError):
     pass
 
@@ -131,9 +154,9 @@ class Templates:
     def candidates(self, name: str, channel: str, locale: str | None) -> list[str]:
         names = []
         if locale:
-            parts = locale.replace("_", "-").split("-")
+            parts = locale_key(locale).split("-")
             for size in range(len(parts), 0, -1):
-                names.append(f"{name}.{channel}.{'-'.join(parts[:size]).lower()}.j2")
+                names.append(f"{name}.{channel}.{'-'.join(parts[:size])}.j2")
         names.append(f"{name}.{channel}.j2")
         return names
 
@@ -147,7 +170,20 @@ class Templates:
         )
 
     def locales(self, name: str, channel: str) -> list[str]:
-        """Every locale variant present for this template and channel ('' is the default)."""
+        """Every locale variant ``find`` can choose for this template ('' is the default).
+
+        Only files named by ``locale_key`` count (``fr-ca``, not ``fr-CA``): those are the
+        names ``find`` looks up, so a check of these files is a check of what is sent.
+        """
+        variants = self._variants(name, channel)
+        return [variant for variant in variants if variant == locale_key(variant)]
+
+    def misnamed_locales(self, name: str, channel: str) -> list[str]:
+        """Variant files ``find`` never chooses: their locale part is not lower case (with
+        ``-``), so a customer with that locale silently gets the default instead."""
+        return [v for v in self._variants(name, channel) if v != locale_key(v)]
+
+    def _variants(self, name: str, channel: str) -> list[str]:
         folder = (self.root / name).parent
         stem = Path(name).name
         prefix = f"{stem}.{channel}."

@@ -9,7 +9,6 @@ problem is reported (not just the first) as ``file:line: plain sentence``.
 
 from __future__ import annotations
 
-import re
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +26,15 @@ from journeys.scenario import (
     IfStep,
     Scenario,
     SendStep,
+    SplitStep,
     UpdateStep,
     WaitForStep,
     WaitUntilStep,
 )
 from journeys.scenario_file import parse_scenario
-from journeys.templating import BLOCKS, Expressions, Templates
+from journeys.store_models import PROFILE_FIELDS, check_profile_value
+from journeys.templating import BLOCKS, Expressions, Templates, locale_key, unwrap_expression
 from journeys.yaml_lines import LineDict, LineList, load_yaml
-
-# A whole `update.set` value written as one `{{ ... }}` is an expression, not text.
-_WRAPPED = re.compile(r"^\s*\{\{(?P<inner>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 
 
 def scenario_files(paths: list[Path]) -> Iterator[Path]:
@@ -120,6 +118,13 @@ class _Checker:
                 step.line, f"step '{step.id}' can never run: the step before it always exits"
             )
         self.exit_on()
+        for step in self.scenario.walk():
+            if isinstance(step, WaitForStep):
+                self.received_after_exit(step)
+            elif isinstance(step, SplitStep):
+                self.variant_names(step)
+            elif isinstance(step, UpdateStep):
+                self.update_values(step)
         for what, source, line, moment in self.expressions_to_check():
             self.expression(what, source, line, moment)
         checked: set[tuple[str, str]] = set()
@@ -155,6 +160,56 @@ class _Checker:
                 "every journey would end as soon as it starts",
             )
 
+    def received_after_exit(self, step: WaitForStep) -> None:
+        """An awaited event that is also in ``exit_on`` ends the journey before the branch."""
+        if step.received and step.event in self.scenario.exit_on:
+            self.problem(
+                step.line,
+                f"step '{step.id}': its 'received' steps can never run: '{step.event}' is in "
+                "exit_on, which ends the journey as soon as the event arrives",
+            )
+
+    def variant_names(self, step: SplitStep) -> None:
+        """Variant names label funnels and timelines: two alike could not be told apart."""
+        first_line: dict[str, int] = {}
+        for variant in step.variants:
+            if variant.name in first_line:
+                self.problem(
+                    variant.line or step.line,
+                    f"step '{step.id}': variant name '{variant.name}' is already used by the "
+                    f"variant on line {first_line[variant.name]}",
+                )
+            first_line.setdefault(variant.name, variant.line or step.line)
+
+    def update_values(self, step: UpdateStep) -> None:
+        """Literal values must be what the store accepts when the journey gets there.
+
+        A value is either one whole ``"{{ expr }}"`` (evaluated) or plain data (stored as
+        written): a ``{{`` anywhere else would reach the customer's profile as braces.
+        Profile fields follow the store's own rules (``check_profile_value``).
+        """
+        for key, value in step.set.items():
+            where = f"step '{step.id}': set.{key}"
+            if key == "id":
+                self.problem(step.line, f"{where}: a customer's id cannot be changed")
+                continue
+            if unwrap_expression(value) is not None:
+                continue  # checked with the other expressions
+            if _has_braces(value):
+                written = f'"{value}"' if isinstance(value, str) else repr(value)
+                self.problem(
+                    step.line,
+                    f"{where} {written} would be stored as written, braces included: only a "
+                    'value that is one whole "{{ expression }}" is evaluated '
+                    "(e.g. \"{{ 'Hi ' ~ customer.first_name }}\")",
+                )
+                continue
+            if key in PROFILE_FIELDS:
+                try:
+                    check_profile_value(key, value)
+                except ValueError as err:
+                    self.problem(step.line, f"{where}: {err}")
+
     def expressions_to_check(self) -> Iterator[tuple[str, str, int, bool]]:
         """(where it is written, expression, line, must give a date) for each expression."""
         if self.scenario.entry.condition is not None:
@@ -171,9 +226,9 @@ class _Checker:
                 yield f"{named} at", step.at, step.line, True
             elif isinstance(step, UpdateStep):
                 for key, value in step.set.items():
-                    match = _WRAPPED.match(value) if isinstance(value, str) else None
-                    if match:
-                        yield f"{named} set.{key}", match["inner"].strip(), step.line, False
+                    expression = unwrap_expression(value)
+                    if expression is not None:
+                        yield f"{named} set.{key}", expression, step.line, False
 
     def expression(self, what: str, source: str, line: int, moment: bool) -> None:
         """Compile, then evaluate against the sample: a misspelt name fails here, not later.
@@ -212,6 +267,16 @@ class _Checker:
             return
         for locale in self.templates.locales(step.template, channel):
             self.template_file(step, channel, locale)
+        for locale in self.templates.misnamed_locales(step.template, channel):
+            stem = Path(step.template).name
+            path = self.templates.root / f"{step.template}.{channel}.{locale}.j2"
+            self.problem(
+                1,
+                f"template '{step.template}' ({channel}, {locale}) is never used: locales are "
+                f"looked up in lower case with '-', so rename it "
+                f"{stem}.{channel}.{locale_key(locale)}.j2",
+                str(path),
+            )
 
     def template_file(self, step: SendStep, channel: str, locale: str) -> None:
         """One file: it compiles, has the channel's blocks, and renders every block."""
@@ -255,6 +320,17 @@ class _Checker:
                 self.problem(where[1], message, where[0])
             else:
                 self.problem(step.line, f"step '{step.id}': {message}")
+
+
+def _has_braces(value: Any) -> bool:
+    """Does a value (or any text nested in it) contain ``{{``?"""
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_has_braces(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_braces(item) for item in value)
+    return False
 
 
 def _terminates(step: AnyStep) -> bool:

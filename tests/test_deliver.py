@@ -26,7 +26,7 @@ from activities.channels import (
 from activities.deliver import DeliveryActivities
 from journeys.contracts import DeliverRequest, DeliverResult, JourneyContext
 from journeys.events import Event
-from journeys.store import Store
+from journeys.store import Delivery, Store
 from journeys.templating import Expressions, Templates
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -69,8 +69,43 @@ class Recording(ChannelAdapter):
 
 
 class Refusing(ChannelAdapter):
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls = 0
+
     async def send(self, message: OutgoingMessage) -> str:
-        raise PermanentChannelError(f"{message.recipient} bounced: mailbox does not exist")
+        self.calls += 1
+        raise self.error or PermanentChannelError(
+            f"{message.recipient} bounced: mailbox does not exist"
+        )
+
+
+class Flaky(ChannelAdapter):
+    """Fails transiently before reaching the provider the first ``failures`` times."""
+
+    def __init__(self, inner: ChannelAdapter, failures: int = 1) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise TimeoutError("provider did not answer")
+        return await self.inner.send(message)
+
+
+class StaleLedger(Store):
+    """A store whose first ledger read misses rows: an attempt overlapping another one."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.stale_reads = 1
+
+    def deliveries_for_key(self, delivery_key: str) -> list[Delivery]:
+        if self.stale_reads:
+            self.stale_reads -= 1
+            return []
+        return super().deliveries_for_key(delivery_key)
 
 
 @pytest.fixture
@@ -226,6 +261,101 @@ async def test_a_crash_after_the_provider_call_still_sends_once(
     [message] = store.outbox_for("c1")
     assert result.message_id == f"outbox-{message.id}"
     assert ledger(store) == [("email", "sent")]
+
+
+async def test_a_retry_of_a_reserved_send_goes_to_the_stored_recipient(
+    store: Store, templates: Templates
+) -> None:
+    """The first attempt may have reached the provider: the retry sends the same key to the
+    same address, without re-checking a profile that changed meanwhile."""
+    crashing = Recording(OutboxAdapter(store), fail_after_first=True)
+    delivery = DeliveryActivities(store, templates, {"email": crashing, "sms": crashing})
+    customer(store, phone="+33600000000", consent={"email": False, "sms": True})
+    with pytest.raises(ConnectionResetError):
+        await deliver(delivery, request("c1", "email", "sms"))
+    assert ledger(store) == [("email", "suppressed:no-consent"), ("sms", "reserved")]
+    assert store.deliveries_for("c1")[1].recipient == "+33600000000"
+    # New number, then no number at all: neither changes where the reserved send goes.
+    store.upsert_customer("c1", phone="+33611111111", consent={"email": True})
+    store.upsert_customer("c1", phone=None)
+    result = await deliver(delivery, request("c1", "email", "sms"))
+    assert (result.status, result.channel) == ("sent", "sms")
+    assert [(m.recipient, m.delivery_key) for m in crashing.calls] == [
+        ("+33600000000", request("c1").delivery_key)
+    ] * 2
+    # Email, consented meanwhile, is not tried: the SMS may be out already.
+    assert ledger(store) == [("email", "suppressed:no-consent"), ("sms", "sent")]
+    assert [(d.channel, d.status) for d in result.decisions] == [
+        ("email", "suppressed:no-consent"),
+        ("sms", "sent"),
+    ]
+
+
+async def test_an_overlapping_attempt_never_sends_after_another_one_sent(
+    tmp_path: Path, templates: Templates
+) -> None:
+    """Attempt 2 read the ledger before attempt 1 marked it sent (a start-to-close timeout
+    while attempt 1 still ran): its reservation finds the sent row and it stops there."""
+    store = StaleLedger(f"sqlite:///{tmp_path / 'journeys.db'}")
+    store.create_schema()
+    adapter = Recording(OutboxAdapter(store))
+    delivery = DeliveryActivities(store, templates, {"email": adapter})
+    customer(store)
+    store.stale_reads = 0
+    first = await deliver(delivery, request("c1"))
+    store.stale_reads = 1
+    second = await deliver(delivery, request("c1"))
+    assert second == first and len(adapter.calls) == 1
+    assert ledger(store) == [("email", "sent")]
+
+
+async def test_a_refused_channel_falls_back_to_the_next_one(
+    store: Store, templates: Templates
+) -> None:
+    refusing = Refusing(PermanentChannelError("21211 invalid 'To' phone number"))
+    outbox = Recording(OutboxAdapter(store))
+    delivery = DeliveryActivities(store, templates, {"sms": refusing, "email": outbox})
+    customer(store, phone="+33600000000", consent={"email": True, "sms": True})
+    result = await deliver(delivery, request("c1", "sms", "email"))
+    assert (result.status, result.channel) == ("sent", "email")
+    assert [(d.channel, d.status) for d in result.decisions] == [
+        ("sms", "failed:adapter"),
+        ("email", "sent"),
+    ]
+    assert "invalid 'To' phone number" in result.decisions[0].reason
+    assert ledger(store) == [("sms", "failed:adapter"), ("email", "sent")]
+
+
+async def test_a_retry_never_calls_a_provider_that_refused(
+    store: Store, templates: Templates
+) -> None:
+    refusing = Refusing(ApplicationError("invalid number", non_retryable=True))
+    flaky = Flaky(OutboxAdapter(store))
+    delivery = DeliveryActivities(store, templates, {"sms": refusing, "email": flaky})
+    customer(store, phone="+33600000000", consent={"email": True, "sms": True})
+    with pytest.raises(TimeoutError):  # transient: Temporal would retry
+        await deliver(delivery, request("c1", "sms", "email"))
+    assert ledger(store) == [("sms", "failed:adapter"), ("email", "reserved")]
+    result = await deliver(delivery, request("c1", "sms", "email"))
+    assert (result.status, result.channel) == ("sent", "email")
+    assert refusing.calls == 1
+    assert ledger(store) == [("sms", "failed:adapter"), ("email", "sent")]
+
+
+async def test_every_channel_refused_fails_for_good_even_on_retry(
+    store: Store, templates: Templates
+) -> None:
+    refusing = Refusing()
+    delivery = DeliveryActivities(store, templates, {"sms": refusing, "email": refusing})
+    customer(store, phone="+33600000000", consent={"email": True, "sms": True})
+    for _ in range(2):
+        with pytest.raises(ApplicationError) as failure:
+            await deliver(delivery, request("c1", "sms", "email"))
+        assert failure.value.non_retryable
+        assert "+33600000000 bounced" in failure.value.message
+        assert "ana@example.com bounced" in failure.value.message
+    assert refusing.calls == 2  # once per channel, never again on the retry
+    assert ledger(store) == [("sms", "failed:adapter"), ("email", "failed:adapter")]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,19 @@ from journeys.events import Event
 from journeys.store import Store
 from journeys.templating import Expressions
 
+
+class KeyedUpdateRequest(UpdateRequest):
+    """``UpdateRequest`` with the idempotency key the workflow passes (``key: str = ""``)."""
+
+    key: str = ""
+
+
+class UnitWaitUntilRequest(WaitUntilRequest):
+    """``WaitUntilRequest`` with the offset's unit kind, as the workflow passes it."""
+
+    calendar_offset: bool | None = None
+
+
 ZONES = {"paris": "Europe/Paris", "la": "America/Los_Angeles", "tokyo": "Asia/Tokyo"}
 
 
@@ -126,6 +139,29 @@ async def test_at_date_with_time_and_offset_keeps_the_local_time_across_dst(
         offset=timedelta(days=-30),
     )
     assert moment == utc(2026, 3, 11, 9)
+
+
+@pytest.mark.parametrize(
+    ("offset", "calendar", "expected"),
+    [
+        # 10:00 CET on 28 March; clocks go forward on the 29th.
+        (timedelta(days=2), True, utc(2026, 3, 30, 8)),  # 2d: 10:00 CEST, 47 real hours
+        (timedelta(hours=48), False, utc(2026, 3, 30, 9)),  # 48h: 48 real hours, 11:00 CEST
+        (timedelta(hours=30), None, utc(2026, 3, 29, 15)),  # not whole days: elapsed
+        (timedelta(days=2), None, utc(2026, 3, 30, 8)),  # no unit given: whole days
+    ],
+)
+async def test_offsets_in_days_follow_the_calendar_and_in_hours_the_clock(
+    journey: JourneyContextActivities,
+    offset: timedelta,
+    calendar: bool | None,
+    expected: datetime,
+) -> None:
+    fields: dict[str, Any] = {"at": "'2026-03-28T10:00:00'", "offset": offset}
+    if calendar is not None:
+        fields["calendar_offset"] = calendar
+    request = UnitWaitUntilRequest(context=context("paris", NOW), **fields)
+    assert await ActivityEnvironment().run(journey.resolve_wait_until, request) == expected
 
 
 @pytest.mark.parametrize(
@@ -232,6 +268,28 @@ async def test_update_creates_a_missing_customer_and_rejects_bad_values(
                 journey.update_customer, UpdateRequest(values=values, context=context("paris", NOW))
             )
         assert failure.value.non_retryable
+
+
+async def test_a_keyed_update_is_applied_once(
+    journey: JourneyContextActivities, store: Store
+) -> None:
+    """A local activity can run twice: the retry must not award the points again."""
+    env = ActivityEnvironment()
+    values = {"points": "{{ customer.points + 100 }}", "awarded_at": "{{ now }}"}
+    request = KeyedUpdateRequest(
+        values=values, context=context("paris", NOW), key="journey/x/paris/e1/award"
+    )
+    first = await env.run(journey.update_customer, request)
+    later = request.model_copy(update={"context": context("paris", utc(2026, 2, 2))})
+    again = await env.run(journey.update_customer, later)
+    assert first == again == {"points": 350, "awarded_at": "2026-02-01T12:00:00Z"}
+    assert (store.get_customer("paris") or {})["points"] == 350
+    # Another entry (another key) is another award; no key behaves as before.
+    other = request.model_copy(update={"key": "journey/x/paris/e2/award"})
+    assert (await env.run(journey.update_customer, other))["points"] == 450
+    unkeyed = UpdateRequest(values=values, context=context("paris", NOW))
+    assert (await env.run(journey.update_customer, unkeyed))["points"] == 550
+    assert (await env.run(journey.update_customer, unkeyed))["points"] == 650
 
 
 def entry(entry_id: str, policy: str = "once", scenario_id: str = "welcome") -> EntryRequest:

@@ -110,6 +110,35 @@ def test_wait_until_a_time_of_day_or_a_moment() -> None:
     )
 
 
+def test_wait_until_offset_remembers_calendar_days_or_elapsed_time() -> None:
+    """48h and 2d are the same timedelta: the step keeps which one was written."""
+    scenario = parse(
+        """\
+        steps:
+          - wait_until: {at: customer.birthday, offset: 48h}
+          - wait_until: {at: customer.birthday, offset: -2d}
+          - wait_until: {at: customer.birthday, offset: 1w, time: "10:00"}
+          - wait_until: {at: customer.birthday}
+        """
+    )
+    steps = [s for s in scenario.steps if isinstance(s, WaitUntilStep)]
+    assert [(s.offset, s.calendar_offset) for s in steps] == [
+        (timedelta(days=2), False),
+        (timedelta(days=-2), True),
+        (timedelta(weeks=1), True),
+        (None, False),
+    ]
+    again = Scenario.model_validate_json(scenario.model_dump_json())
+    assert [s.calendar_offset for s in again.steps] == [False, True, True, False]
+
+
+def test_wait_until_offset_needs_at() -> None:
+    assert problems('steps:\n  - wait_until: {id: w, time: "09:00", offset: -30d}\n') == [
+        "s.yaml:5: step 'w': wait_until 'offset' shifts the 'at' moment, and there is no "
+        "'at': write {at: <expression>, offset: ...}, or drop the offset and pick the time"
+    ]
+
+
 def test_reentry_once_per_a_period() -> None:
     scenario = parse("entry:\n  reentry: {once_per: 365d}\nsteps: [exit]\n")
     assert scenario.entry.reentry == "once_per"
@@ -130,6 +159,17 @@ def test_reentry_once_per_without_a_period_is_a_problem() -> None:
     assert problems("entry:\n  reentry: {once_per: 1y}\nsteps: [exit]\n") == [
         "s.yaml:5: 'entry': '1y' is not a duration: write a whole number and a unit "
         "(s, m, h, d or w), for example 30m, 1h, 2d or 1w"
+    ]
+
+
+def test_once_per_only_goes_with_reentry_once_per() -> None:
+    assert problems("entry:\n  reentry: restart\n  once_per: 30d\nsteps: [exit]\n") == [
+        "s.yaml:4: 'once_per' only goes with reentry once_per, not with reentry restart: "
+        "write reentry: {once_per: <period>}"
+    ]
+    assert problems("entry: {once_per: 30d}\nsteps: [exit]\n") == [
+        "s.yaml:4: 'once_per' only goes with reentry once_per, not with reentry restart: "
+        "write reentry: {once_per: <period>}"
     ]
 
 
@@ -241,6 +281,46 @@ def test_unknown_and_missing_keys_name_their_step() -> None:
         "s.yaml:6: step 'invite' has unknown key 'templte' (did you mean 'template'?)",
         "s.yaml:6: step 'invite' is missing 'template'",
         "s.yaml:7: step 'wait_for-2' is missing 'timeout'",
+    ]
+
+
+def test_internal_fields_cannot_be_written_in_a_step() -> None:
+    """`kind` in a send body used to turn the step into a wait without a word."""
+    assert problems(
+        """\
+        steps:
+          - send: {id: s, kind: wait, channel: email, template: t, duration: 1h}
+          - id: w
+            wait: 1h
+            line: 3
+          - wait_until: {id: u, at: customer.birthday, offset: 2d, calendar_offset: false}
+        """
+    ) == [
+        "s.yaml:5: step 's' has unknown key 'duration'",  # a wait's key: no "did you mean"
+        "s.yaml:5: step 's' has unknown key 'kind'",
+        "s.yaml:8: step 'w' has unknown key 'line'",
+        "s.yaml:9: step 'u' has unknown key 'calendar_offset'",
+    ]
+
+
+def test_steps_without_a_shorthand_need_a_mapping() -> None:
+    assert problems(
+        """\
+        steps:
+          - send: reminder
+          - wait_for: order.completed
+          - split: [a, b]
+          - update: points
+        """
+    ) == [
+        "s.yaml:5: step 'send-1': 'send' needs a mapping such as {id, channel, template}, "
+        "not 'reminder'",
+        "s.yaml:6: step 'wait_for-2': 'wait_for' needs a mapping such as {event, timeout}, "
+        "not 'order.completed'",
+        "s.yaml:7: step 'split-3': 'split' needs a mapping such as "
+        "{variants: [{name, weight, steps}]}, not ['a', 'b']",
+        "s.yaml:8: step 'update-4': 'update' needs a mapping such as "
+        "{set: {attribute: value}}, not 'points'",
     ]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from journeys.store import Delivery, JourneyEntry, OutboxMessage, Store
+from journeys.store_models import check_profile_value
 
 POSTGRES_URL = os.environ.get(
     "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -85,7 +86,32 @@ def test_sqlite_engine_is_shared_and_uses_wal(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b").is_dir()
     with first.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        # Below the local activities' 30 s timeout: a stuck write fails inside the attempt.
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 10000
+
+
+def test_create_schema_adds_columns_a_newer_version_declares(tmp_path: Path) -> None:
+    """A database created before ``deliveries.recipient`` existed keeps working."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, delivery_key VARCHAR NOT NULL,"
+                " channel VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR NOT NULL,"
+                " workflow_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL,"
+                " scenario_id VARCHAR NOT NULL, step_id VARCHAR NOT NULL,"
+                " customer_id VARCHAR NOT NULL, template VARCHAR NOT NULL,"
+                " provider_message_id VARCHAR, created_at DATETIME NOT NULL,"
+                " updated_at DATETIME NOT NULL)"
+            )
+        )
+    engine.dispose()
+    store = Store(url)
+    store.create_schema()
+    store.record_delivery(_ledger("reserved", recipient="+33600000000"))
+    [row] = store.deliveries_for_key("k1")
+    assert row.recipient == "+33600000000"
 
 
 def test_customer_has_the_context_shape(store: Store) -> None:
@@ -125,6 +151,37 @@ def test_upsert_merges_consent_and_attributes_and_clears_on_none(store: Store) -
         store.upsert_customer("c1", nickname="x")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("consent", {"sms": "yes"}, "consent.sms must be true or false"),
+        ("consent", {"fax": True}, "consent channel 'fax' must be one of email, sms, push"),
+        ("consent", ["sms"], "consent must map channels to true/false"),
+        ("locale", "French", "'French' is not a locale"),
+        ("email", "ana.example.com", "'ana.example.com' is not an email address"),
+        ("phone", 33612345678, "phone must be text"),
+        ("time_zone", "Europe/Pari", "'Europe/Pari' is not an IANA time zone"),
+    ],
+)
+def test_profile_values_are_checked_and_a_bad_one_changes_nothing(
+    store: Store, field: str, value: Any, message: str
+) -> None:
+    store.upsert_customer("c1", email="ana@example.com", consent={"email": True})
+    with pytest.raises(ValueError, match=message):
+        store.upsert_customer("c1", **{"push_token": "tok", field: value})
+    with pytest.raises(ValueError, match=message):
+        check_profile_value(field, value)  # the rule `journeys validate` applies
+    customer = store.get_customer("c1")
+    assert customer is not None and customer["push_token"] is None
+    assert (customer["email"], customer["consent"]["email"]) == ("ana@example.com", True)
+
+
+def test_empty_text_resets_a_profile_field(store: Store) -> None:
+    store.upsert_customer("c1", locale="fr", time_zone="Asia/Tokyo")
+    customer = store.upsert_customer("c1", locale="", time_zone="")
+    assert (customer["locale"], customer["time_zone"]) == ("en", "UTC")
+
+
 def test_set_attributes_creates_the_customer_and_routes_profile_fields(store: Store) -> None:
     customer = store.set_attributes("new", {"tier": "gold", "locale": "ja", "points": 5})
     assert (customer["tier"], customer["points"], customer["locale"]) == ("gold", 5, "ja")
@@ -155,9 +212,66 @@ def test_ledger_keeps_one_row_per_key_and_channel(store: Store) -> None:
     assert store.deliveries_for("c2") == []
 
 
+def test_a_sent_row_never_moves_back(store: Store) -> None:
+    """A late ``reserved`` write (an attempt that timed out while its thread still ran)
+    must not undo a send: the row stays ``sent`` and the writer gets it back as stored."""
+    store.record_delivery(_ledger("reserved", recipient="ana@example.com"))
+    store.record_delivery(_ledger("sent", provider_message_id="m-1"))
+    late = store.record_delivery(_ledger("reserved", recipient="ana@example.com"))
+    assert (late.status, late.provider_message_id) == ("sent", "m-1")
+    failed = store.record_delivery(_ledger("failed:adapter", reason="refused"))
+    assert failed.status == "sent"
+    [row] = store.deliveries_for_key("k1")
+    assert (row.status, row.reason, row.provider_message_id) == ("sent", "", "m-1")
+
+
+def test_a_reserved_row_keeps_its_recipient(store: Store) -> None:
+    store.record_delivery(_ledger("suppressed:no-consent", channel="sms", reason="no consent"))
+    first = store.record_delivery(_ledger("reserved", channel="sms", recipient="+33600000001"))
+    assert first.recipient == "+33600000001"  # a suppressed row takes the new recipient
+    again = store.record_delivery(_ledger("reserved", channel="sms", recipient="+33600000002"))
+    assert again.recipient == "+33600000001"  # the message may be out to the first one
+
+
+def test_concurrent_late_writes_never_undo_a_send(store: Store) -> None:
+    store.record_delivery(_ledger("reserved"))
+    statuses = ["sent" if i == 0 else "reserved" for i in range(6)]
+    concurrently(6, lambda i: store.record_delivery(_ledger(statuses[i], provider_message_id="m")))
+    assert [r.status for r in store.deliveries_for_key("k1")] == ["sent"]
+
+
 def test_concurrent_ledger_writes_keep_one_row(store: Store) -> None:
     concurrently(6, lambda i: store.record_delivery(_ledger("reserved")))
     assert [r.status for r in store.deliveries_for_key("k1")] == ["reserved"]
+
+
+def test_apply_update_happens_once_per_key(store: Store) -> None:
+    store.upsert_customer("c1", attributes={"points": 100})
+    assert store.applied_update("wf/e1/award") is None
+    assert store.apply_update("c1", {"points": 200, "locale": "fr"}, "wf/e1/award") == {
+        "points": 200,
+        "locale": "fr",
+    }
+    # A retry computed its values from the customer as it is now (points 200 → 300).
+    assert store.apply_update("c1", {"points": 300}, "wf/e1/award") == {
+        "points": 200,
+        "locale": "fr",
+    }
+    assert store.applied_update("wf/e1/award") == {"points": 200, "locale": "fr"}
+    customer = store.get_customer("c1")
+    assert customer is not None and (customer["points"], customer["locale"]) == (200, "fr")
+    with pytest.raises(ValueError, match="id cannot be changed"):
+        store.apply_update("c1", {"id": "c2"}, "wf/e1/other")
+    with pytest.raises(ValueError, match="IANA"):
+        store.apply_update("c1", {"time_zone": "Nowhere"}, "wf/e1/bad")
+    assert store.applied_update("wf/e1/bad") is None  # nothing was recorded either
+
+
+def test_racing_attempts_of_one_update_apply_it_once(store: Store) -> None:
+    results = concurrently(6, lambda i: store.apply_update("new", {"points": i}, "wf/e1/award"))
+    assert len({tuple(r.items()) for r in results}) == 1
+    customer = store.get_customer("new")
+    assert customer is not None and {"points": customer["points"]} == results[0]
 
 
 def _outbox(key: str, customer_id: str = "c1", **fields: Any) -> OutboxMessage:

@@ -245,7 +245,7 @@ def test_bad_expressions(project: Path) -> None:
           id: reward
           set:
             points: "{{ customer.points + 100 }}"
-            note: "welcome {{ customer.first_name }}"
+            note: "welcome aboard"
     """
     head = """\
         entry:
@@ -280,6 +280,107 @@ def test_update_expression_must_evaluate(project: Path) -> None:
         "scenarios/a.yaml:5: step 'reward': set.points \"customer.pionts + 100\" fails with the "
         "sample data: 'dict object' has no attribute 'pionts'"
     ]
+
+
+def test_update_text_with_braces_that_is_not_one_expression(project: Path) -> None:
+    steps = """\
+      - update:
+          id: greet
+          set:
+            note: "welcome {{ customer.first_name }}"
+            prefs: {banner: "{{ event.banner }}"}
+            points: " {{ customer.points }} "
+    """
+    write({"scenarios/a.yaml": scenario(steps, "sample:\n  customer: {points: 1}\n")})
+    assert check() == [
+        "scenarios/a.yaml:7: step 'greet': set.note \"welcome {{ customer.first_name }}\" would "
+        'be stored as written, braces included: only a value that is one whole "{{ expression }}" '
+        "is evaluated (e.g. \"{{ 'Hi ' ~ customer.first_name }}\")",
+        "scenarios/a.yaml:7: step 'greet': set.prefs {'banner': '{{ event.banner }}'} would "
+        'be stored as written, braces included: only a value that is one whole "{{ expression }}" '
+        "is evaluated (e.g. \"{{ 'Hi ' ~ customer.first_name }}\")",
+    ]
+
+
+def test_update_profile_values_follow_the_store_rules(project: Path) -> None:
+    steps = """\
+      - update:
+          id: profile
+          set:
+            id: someone-else
+            time_zone: Europe/Pari
+            consent: {sms: "yes", fax: true}
+            locale: French
+            email: "{{ event.email }}"
+            phone: null
+    """
+    head = "sample:\n  event: {email: ana@example.com}\n"
+    write({"scenarios/a.yaml": scenario(steps, head)})
+    assert check() == [
+        "scenarios/a.yaml:7: step 'profile': set.consent: consent.sms must be true or false, "
+        "not 'yes'",
+        "scenarios/a.yaml:7: step 'profile': set.id: a customer's id cannot be changed",
+        "scenarios/a.yaml:7: step 'profile': set.locale: 'French' is not a locale "
+        "(e.g. en, fr or fr-CA)",
+        "scenarios/a.yaml:7: step 'profile': set.time_zone: 'Europe/Pari' is not an IANA time "
+        "zone (e.g. Europe/Paris)",
+    ]
+
+
+def test_received_branch_of_an_exit_on_event_never_runs(project: Path) -> None:
+    steps = """\
+      - wait_for:
+          id: paid
+          event: order.completed
+          timeout: 1d
+          received:
+            - send: {id: thanks, channel: email, template: msg/hello}
+      - wait_for: {id: quiet, event: order.completed, timeout: 1d}
+      - wait_for:
+          {id: other, event: order.paid, timeout: 1d, received: [exit]}
+    """
+    write({"scenarios/a.yaml": scenario(steps, "exit_on: [order.completed]\n")})
+    assert check() == [
+        "scenarios/a.yaml:6: step 'paid': its 'received' steps can never run: "
+        "'order.completed' is in exit_on, which ends the journey as soon as the event arrives"
+    ]
+
+
+def test_split_variant_names_are_unique(project: Path) -> None:
+    steps = """\
+      - split:
+          id: ab
+          variants:
+            - {name: a, weight: 1}
+            - {name: b, weight: 1}
+            - {name: a, weight: 2}
+    """
+    write({"scenarios/a.yaml": scenario(steps)})
+    assert check() == [
+        "scenarios/a.yaml:10: step 'ab': variant name 'a' is already used by the variant on line 8"
+    ]
+
+
+def test_locale_file_names_in_upper_case_are_reported(project: Path) -> None:
+    """The runtime looks up `fr-ca`: a `fr-CA` file would never be sent, so say so."""
+    write(
+        {
+            "templates/msg/hello.email.fr-CA.j2": EMAIL,
+            "templates/msg/hello.email.pt_br.j2": EMAIL,
+            "scenarios/a.yaml": scenario(
+                "  - send: {id: hi, channel: email, template: msg/hello}\n"
+            ),
+        }
+    )
+    assert check() == [
+        "templates/msg/hello.email.fr-CA.j2:1: template 'msg/hello' (email, fr-CA) is never "
+        "used: locales are looked up in lower case with '-', so rename it hello.email.fr-ca.j2",
+        "templates/msg/hello.email.pt_br.j2:1: template 'msg/hello' (email, pt_br) is never "
+        "used: locales are looked up in lower case with '-', so rename it hello.email.pt-br.j2",
+    ]
+    templates = Templates(Path("templates"))
+    assert templates.locales("msg/hello", "email") == [""]
+    assert templates.misnamed_locales("msg/hello", "email") == ["fr-CA", "pt_br"]
 
 
 def test_wait_until_at_must_give_a_date(project: Path) -> None:

@@ -33,7 +33,11 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
     file.write_text(SCENARIO.format(wait="1h", step="v1-message"))
     v1 = JourneyDriver(
         temporal,
-        Router(temporal.client, ScenarioRegistry.load(tmp_path, settings.templates_dir), settings.task_queue),
+        Router(
+            temporal.client,
+            ScenarioRegistry.load(tmp_path, settings.templates_dir),
+            settings.task_queue,
+        ),
         store,
     )
     early = v1.customer()
@@ -43,7 +47,11 @@ async def test_running_journey_finishes_on_v1_after_the_file_changes(
     file.write_text(SCENARIO.format(wait="2h", step="v2-message"))
     v2 = JourneyDriver(
         temporal,
-        Router(temporal.client, ScenarioRegistry.load(tmp_path, settings.templates_dir), settings.task_queue),
+        Router(
+            temporal.client,
+            ScenarioRegistry.load(tmp_path, settings.templates_dir),
+            settings.task_queue,
+        ),
         store,
     )
     late = v2.customer()

@@ -60,7 +60,11 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(step, WaitUntilStep)
     if journey.progress.deadline is None:
         request = c.WaitUntilRequest(
-            time=step.time, at=step.at, offset=step.offset, context=journey.context()
+            time=step.time,
+            at=step.at,
+            offset=step.offset,
+            calendar_offset=step.calendar_offset,
+            context=journey.context(),
         )
         moment = await workflow.execute_local_activity(
             c.RESOLVE_WAIT_UNTIL, request, result_type=datetime, **LOCAL
@@ -158,13 +162,16 @@ async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
         status = "cancelled" if cancelled else "failed"
         message = SentMessage(step_id=step.id, status=status, at=workflow.now(), detail=detail)
     journey.progress.messages = [*journey.progress.messages, message][-MESSAGES_LIMIT:]
-    journey.note(step.id, f"{message.status} {message.channel or ''} {message.detail}".strip())
+    journey.note(
+        step.id, f"{message.status}: {message.detail}" if message.detail else message.status
+    )
     return journey.progress.pc + 1
 
 
 async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, UpdateStep)
-    request = c.UpdateRequest(values=op.step.set, context=journey.context())
+    key = f"{workflow.info().workflow_id}/{journey.progress.entry_id}/{op.step.id}"
+    request = c.UpdateRequest(values=op.step.set, context=journey.context(), key=key)
     applied = await workflow.execute_local_activity(
         c.UPDATE_CUSTOMER, request, result_type=dict, **LOCAL
     )
