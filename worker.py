@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from activities.channels.base import ChannelAdapter
-from journeys.settings import Settings
+from journeys.settings import Settings, SettingsError, load_settings
 from journeys.store import Store
 from journeys.templating import Expressions, Templates
 from journeys.temporal import connect, ensure_search_attributes
@@ -68,7 +68,16 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(run_worker(Settings()))
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        raise SystemExit(f"bad setting: {err}") from None
+    if not settings.templates_dir.is_dir():
+        raise SystemExit(
+            f"templates folder {settings.templates_dir.resolve()} does not exist: "
+            "run from the project folder or set JOURNEYS_TEMPLATES_DIR"
+        )
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from rich.markup import escape
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
 from journeys.problems import ScenarioError
-from journeys.settings import Settings
+from journeys.settings import Settings, SettingsError, load_settings
 
 
 class _Journeys(typer.Typer):
@@ -66,6 +66,13 @@ def _logging(verbose: bool = False) -> None:
     logging.getLogger("temporalio").setLevel(logging.WARNING)
 
 
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as err:
+        raise _fail(f"bad setting: {err}") from None
+
+
 def _fail(message: str) -> typer.Exit:
     # soft_wrap: one message, one line, however long (paths, addresses); scripts grep it
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
@@ -78,7 +85,7 @@ def up() -> None:
     from journeys.runtime import running
 
     _logging()
-    settings = Settings()
+    settings = _settings()
 
     async def serve() -> None:
         # SIGTERM (docker stop, systemd, Kubernetes) stops like Ctrl-C: without this the
@@ -110,7 +117,7 @@ def demo() -> None:
 
     _logging()
     logging.getLogger("journeys.routing").setLevel(logging.WARNING)
-    settings = Settings()
+    settings = _settings()
 
     async def main() -> None:
         async with running(settings) as client:
@@ -126,7 +133,7 @@ def validate(
     """Check scenarios and every template they use; print each problem as file:line."""
     from journeys.validate import validate_paths
 
-    settings = Settings()
+    settings = _settings()
     scenarios, problems = validate_paths(paths or [settings.scenarios_dir], settings.templates_dir)
     for problem in problems:
         # soft_wrap: a file:line: message line must stay one line for editors and CI
@@ -165,7 +172,7 @@ def send_event(
     from journeys.routing import Router
     from journeys.runtime import TemporalUnavailable, client_for
 
-    settings = Settings()
+    settings = _settings()
     properties = dict(_property(p) for p in prop or [])
     event = Event(
         id=event_id or uuid.uuid4().hex, name=name, customer_id=customer, properties=properties
@@ -193,19 +200,23 @@ def send_event(
 @app.command()
 def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
     """The customer's journeys and where each one is."""
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
     from journeys.journey_state import JourneyState
     from journeys.runtime import TemporalUnavailable, client_for
 
-    settings = Settings()
+    settings = _settings()
 
     async def main() -> list[tuple[str, JourneyState | str]]:
         client = await client_for(settings)
         rows: list[tuple[str, JourneyState | str]] = []
-        async for info in client.list_workflows(f'CustomerId = "{customer}"'):
+        quoted = customer.replace("\\", "\\\\").replace('"', '\\"')
+        async for info in client.list_workflows(f'CustomerId = "{quoted}"'):
             handle = client.get_workflow_handle(info.id, run_id=info.run_id)
             try:
                 rows.append((info.id, await handle.query("state", result_type=JourneyState)))
-            except Exception as err:  # a closed run with no worker to answer, for instance
+            except (RPCError, WorkflowQueryFailedError) as err:  # e.g. no worker to answer
                 rows.append(
                     (info.id, f"{info.status.name.lower() if info.status else '?'} ({err})")
                 )
@@ -213,7 +224,7 @@ def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
 
     try:
         rows = asyncio.run(main())
-    except TemporalUnavailable as err:
+    except (TemporalUnavailable, RPCError) as err:
         raise _fail(str(err)) from None
     if not rows:
         console.print(f"no journeys for customer {customer}")
@@ -229,7 +240,7 @@ def outbox(
     """The latest messages that went out through the outbox channel, rendered."""
     from journeys.store import Store
 
-    store = Store(Settings().store_url)
+    store = Store(_settings().store_url)
     store.create_schema()
     messages = store.latest_outbox(limit, customer_id=customer)
     if not messages:
@@ -253,11 +264,13 @@ def preview(
     from journeys.scenario import SendStep
     from journeys.templating import TemplateMissing, Templates
 
-    settings = Settings()
+    settings = _settings()
     try:
         chosen = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir).get(scenario)
-    except (ScenarioError, KeyError) as err:
-        raise _fail(str(err).strip("'\"")) from None
+    except KeyError as err:  # str(KeyError) wraps the message in quotes
+        raise _fail(str(err.args[0])) from None
+    except ScenarioError as err:
+        raise _fail(str(err)) from None
     sends = {s.id: s for s in chosen.walk() if isinstance(s, SendStep)}
     if step not in sends:
         raise _fail(f"scenario '{scenario}' has no send step '{step}' (sends: {', '.join(sends)})")
@@ -273,7 +286,7 @@ def preview(
         console.rule(f"{channel} · {message.template_file}")
         for part, text in message.parts.items():
             if part != "html":
-                console.print(f"[bold]{part}:[/] {text}", highlight=False)
+                console.print(f"[bold]{part}:[/] {escape(text)}", highlight=False)
         if html and message.html:
             html.write_text(message.html, encoding="utf-8")
             console.print(f"HTML written to {html}")
@@ -293,7 +306,7 @@ def simulate(
     from journeys.simulate import SimulationInputError, read_customer, read_events
     from journeys.simulate import simulate as run_simulation
 
-    settings = Settings()
+    settings = _settings()
     try:
         path = Path(scenario)
         chosen = (

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from journeys.journey_state import JourneyState
@@ -35,7 +36,9 @@ def outbox_table(messages: Iterable[OutboxMessage], origin: datetime | None = No
         table.add_column(column, overflow="fold")
     for m in messages:
         body = (
-            f"[bold]{m.subject}[/bold]\n{_short(m.text, 160)}" if m.subject else _short(m.text, 160)
+            f"[bold]{escape(m.subject)}[/bold]\n{escape(_short(m.text, 160))}"
+            if m.subject
+            else escape(_short(m.text, 160))
         )
         table.add_row(
             _offset(m.journey_time, origin),
@@ -54,7 +57,7 @@ def status_table(states: Iterable[tuple[str, JourneyState | str]]) -> Table:
         table.add_column(column, overflow="fold")
     for workflow_id, state in states:
         if isinstance(state, str):
-            table.add_row(workflow_id, state, "", "", "", "")
+            table.add_row(workflow_id, escape(state), "", "", "", "")
             continue
         waiting = ""
         if state.waiting_for:
@@ -62,7 +65,7 @@ def status_table(states: Iterable[tuple[str, JourneyState | str]]) -> Table:
         elif state.waiting_until:
             waiting = f"until {state.waiting_until:%Y-%m-%d %H:%M} UTC"
         messages = ", ".join(f"{m.step_id}:{m.channel or m.status}" for m in state.messages)
-        status = state.status + (f" ({state.exit_reason})" if state.exit_reason else "")
+        status = escape(state.status + (f" ({state.exit_reason})" if state.exit_reason else ""))
         table.add_row(
             workflow_id, status, state.current_step or "", waiting, str(state.entries), messages
         )
@@ -76,5 +79,5 @@ def timeline_table(state: JourneyState) -> Table:
     table.add_column("step")
     table.add_column("what happened", overflow="fold")
     for entry in state.timeline:
-        table.add_row(_offset(entry.at, origin), entry.step_id, entry.note)
+        table.add_row(_offset(entry.at, origin), escape(entry.step_id), escape(entry.note))
     return table

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -47,3 +49,25 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used, named by its variable."""
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with one plain line per bad variable instead of a trace."""
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        lines = []
+        for error in err.errors(include_url=False):
+            field = str(error["loc"][0]).upper() if error["loc"] else "SETTING"
+            name = field if field.startswith(("TEMPORAL_", "JOURNEYS_")) else f"JOURNEYS_{field}"
+            lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None
+    try:
+        make_url(settings.store_url)
+    except ArgumentError as err:
+        raise SettingsError(f"JOURNEYS_DATABASE_URL={settings.database_url!r}: {err}") from None
+    return settings

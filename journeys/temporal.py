@@ -12,6 +12,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from journeys.settings import Settings
 
@@ -44,6 +45,13 @@ async def ensure_search_attributes(client: Client) -> None:
     }
     if missing:
         log.info("registering search attributes %s", ", ".join(missing))
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-        )
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+            )
+        except RPCError as err:  # e.g. Temporal Cloud, where namespaces are managed outside
+            raise RuntimeError(
+                f"the namespace {client.namespace} lacks the Keyword search attributes "
+                f"{', '.join(missing)} and they could not be added ({err.message}); "
+                "add them with your cluster's tools (tcld / temporal operator)"
+            ) from err

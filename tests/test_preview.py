@@ -29,3 +29,11 @@ def test_preview_names_the_send_steps_when_the_step_is_unknown(monkeypatch) -> N
     result = CliRunner().invoke(app, ["preview", "vip-invite", "invit"])
     assert result.exit_code == 1
     assert "has no send step 'invit' (sends: invite, confirmation, rsvp-reminder)" in result.output
+
+
+def test_a_bad_setting_is_one_clear_line(monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("TEMPORAL_TLS", "maybe")
+    result = CliRunner().invoke(app, ["outbox"])
+    assert result.exit_code == 1
+    assert "bad setting: TEMPORAL_TLS='maybe'" in result.output
