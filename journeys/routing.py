@@ -34,10 +34,19 @@ class RouteResult:
 
 
 class Router:
-    def __init__(self, client: Client, registry: ScenarioRegistry, task_queue: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        registry: ScenarioRegistry,
+        task_queue: str,
+        *,
+        history_limit: int | None = None,
+    ) -> None:
+        """``history_limit`` forces continue-as-new earlier than the server suggests (tests)."""
         self.client = client
         self.registry = registry
         self.task_queue = task_queue
+        self.history_limit = history_limit
 
     async def route(self, event: Event) -> RouteResult:
         result = RouteResult()
@@ -62,7 +71,9 @@ class Router:
     ) -> None:
         await self.client.start_workflow(
             WORKFLOW,
-            JourneyInput(scenario=scenario, customer_id=event.customer_id),
+            JourneyInput(
+                scenario=scenario, customer_id=event.customer_id, history_limit=self.history_limit
+            ),
             id=journey_id(scenario.id, event.customer_id),
             task_queue=self.task_queue,
             start_signal=SIGNAL,

@@ -1,62 +1,88 @@
-"""A long journey continues as new before its history grows large, and loses nothing."""
+"""Long journeys continue as new before their history grows large, and lose nothing."""
 
 from __future__ import annotations
 
-import uuid
-
+import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
-from journeys.events import Event
-from journeys.journey_state import JourneyInput, JourneyState, journey_id
+from journeys.registry import ScenarioRegistry
+from journeys.routing import Router
 from journeys.scenario_file import parse_scenario
 from journeys.settings import Settings
+from journeys.store import Store
 from tests.props import CART_PROPS
 
 STEPS = "\n".join(
     f"  - wait: 1d\n  - send: {{id: day-{day}, channel: email, template: abandoned_cart/reminder}}"
     for day in range(1, 7)
 )
-LONG = f"""
+DRIP = f"""
 id: long-drip
 name: Six-day drip
 trigger: {{event: drip.started}}
 steps:
 {STEPS}
 """
+LONG_WAIT = """
+id: long-wait
+name: Waits a month for a purchase over 100
+trigger: {event: browse.started}
+steps:
+  - wait_for:
+      id: big-purchase
+      event: purchase.made
+      where: "last_event.total > 100"
+      timeout: 30d
+      timed_out:
+        - send: {id: nudge, channel: email, template: abandoned_cart/reminder}
+"""
 
 
-async def test_long_journey_continues_as_new_and_completes(
-    temporal: WorkflowEnvironment, worker: None, settings: Settings, journeys: JourneyDriver
-) -> None:
-    scenario = parse_scenario(LONG, "long.yaml")
-    customer = journeys.customer()
-    trigger = Event(
-        id=uuid.uuid4().hex,
-        name="drip.started",
-        customer_id=customer,
-        properties={"cart_total": 10, **CART_PROPS},
+@pytest.fixture
+def driver(
+    temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
+) -> JourneyDriver:
+    registry = ScenarioRegistry(
+        [parse_scenario(DRIP, "drip.yaml"), parse_scenario(LONG_WAIT, "w.yaml")]
     )
-    handle = await temporal.client.start_workflow(
-        "JourneyWorkflow",
-        JourneyInput(scenario=scenario, customer_id=customer, history_limit=25),
-        id=journey_id(scenario.id, customer),
-        task_queue=settings.task_queue,
-        start_signal="event",
-        start_signal_args=[trigger],
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        result_type=JourneyState,
-    )
-    first_run = handle.result_run_id
+    router = Router(temporal.client, registry, settings.task_queue, history_limit=40)
+    return JourneyDriver(temporal, router, store)
 
-    await temporal.fast_forward(handle, None)  # type: ignore[attr-defined]
-    state = await handle.result()
+
+async def first_run_continued_as_new(
+    driver: JourneyDriver, scenario_id: str, customer: str
+) -> bool:
+    first = driver.handle(scenario_id, customer)
+    first_run_id = (await first.describe()).raw_description.workflow_execution_info.first_run_id
+    history = await driver.router.client.get_workflow_handle(
+        first.id, run_id=first_run_id
+    ).fetch_history()
+    return history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+
+async def test_long_journey_continues_as_new_between_steps(driver: JourneyDriver) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "drip.started", cart_total=10, **CART_PROPS)
+
+    state = await driver.finish("long-drip", customer)
 
     assert [m.step_id for m in state.messages] == [f"day-{d}" for d in range(1, 7)]
-    assert journeys.sent(customer) == [(f"day-{d}", "email") for d in range(1, 7)]
-    first = temporal.client.get_workflow_handle(handle.id, run_id=first_run)
-    history = await first.fetch_history()
-    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-    assert (await handle.describe()).run_id != first_run
+    assert driver.sent(customer) == [(f"day-{d}", "email") for d in range(1, 7)]
+    assert await first_run_continued_as_new(driver, "long-drip", customer)
+
+
+async def test_continue_as_new_happens_inside_a_long_wait(driver: JourneyDriver) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "browse.started", cart_total=1, **CART_PROPS)
+    await driver.idle("long-wait", customer)
+    for _ in range(12):  # small purchases never match 'where': the wait goes on, history grows
+        await driver.send(customer, "purchase.made", total=10)
+    await driver.idle("long-wait", customer)
+
+    state = await driver.finish("long-wait", customer)
+
+    assert [m.step_id for m in state.messages] == ["nudge"]
+    assert driver.sent(customer) == [("nudge", "email")]
+    assert await first_run_continued_as_new(driver, "long-wait", customer)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage
 from journeys.driver import JourneyDriver, eventually
-from journeys.events import Event
-from journeys.journey_state import JourneyInput, journey_id
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
-from journeys.scenario_file import parse_scenario
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.props import CART_PROPS
@@ -99,57 +94,3 @@ async def test_exit_event_stops_a_delivery_that_is_still_retrying(
     assert [(m.step_id, m.status) for m in state.messages] == [("reminder", "cancelled")]
     assert down.calls == calls_at_exit
     assert driver.sent(customer) == []
-
-
-LONG_WAIT = """
-id: long-wait
-name: Waits a month for a purchase over 100
-trigger: {event: browse.started}
-steps:
-  - wait_for:
-      id: big-purchase
-      event: purchase.made
-      where: "last_event.total > 100"
-      timeout: 30d
-      timed_out:
-        - send: {id: nudge, channel: email, template: abandoned_cart/reminder}
-"""
-
-
-async def test_continue_as_new_happens_inside_a_long_wait(
-    temporal: WorkflowEnvironment, worker: None, settings: Settings, journeys: JourneyDriver
-) -> None:
-    scenario = parse_scenario(LONG_WAIT, "long_wait.yaml")
-    customer = journeys.customer()
-    start = Event(
-        id=uuid.uuid4().hex,
-        name="browse.started",
-        customer_id=customer,
-        properties={"cart_total": 1, **CART_PROPS},
-    )
-    handle = await temporal.client.start_workflow(
-        "JourneyWorkflow",
-        JourneyInput(scenario=scenario, customer_id=customer, history_limit=40),
-        id=journey_id(scenario.id, customer),
-        task_queue=settings.task_queue,
-        start_signal="event",
-        start_signal_args=[start],
-    )
-    first_run = handle.result_run_id
-    for number in range(12):  # small purchases: they never match 'where', the wait goes on
-        await handle.signal(
-            "event",
-            Event(
-                id=f"{customer}-p{number}",
-                name="purchase.made",
-                customer_id=customer,
-                properties={"total": 10},
-            ),
-        )
-    await journeys.idle(scenario.id, customer)
-
-    state = await journeys.finish(scenario.id, customer)
-
-    assert (await handle.describe()).run_id != first_run
-    assert [m.step_id for m in state.messages] == ["nudge"]
-    assert journeys.sent(customer) == [("nudge", "email")]
