@@ -1,0 +1,116 @@
+"""`journeys simulate` as a user runs it: a timeline in virtual time, nothing sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import CART, FIXTURES, environment, rows, run, sent
+
+
+async def test_simulate_a_cart_left_alone(tmp_path: Path) -> None:
+    code, out = await run(
+        "simulate",
+        CART,
+        "--customer",
+        str(FIXTURES / "ana.yaml"),
+        "--events",
+        str(FIXTURES / "cart_then_nothing.yaml"),
+        env=environment(tmp_path),
+        timeout=60,
+    )
+
+    assert code == 0, out
+    assert "abandoned-cart for ana: completed" in out
+    timeline = [(at, step) for at, step, _ in rows(out, 3)]
+    assert timeline[0] == ("+0d 00h00", "event")
+    for moment in (
+        ("+0d 01h00", "reminder"),
+        ("+1d 00h00", "wait-for-order"),  # no order within 23h
+        ("+1d 00h00", "sms-nudge"),
+        ("+3d 00h00", "last-chance"),
+    ):
+        assert moment in timeline, out
+    assert timeline[-1] == ("+3d 00h00", "end")
+    assert sent(out) == [
+        ("+0d 01h00", "ana", "reminder"),
+        ("+1d 00h00", "ana", "sms-nudge"),
+        ("+3d 00h00", "ana", "last-chance"),
+    ]
+    assert "Votre panier vous attend" in out  # the profile's locale: fr
+    assert "129,90 €" in out
+
+
+async def test_simulate_an_order_before_the_first_reminder(tmp_path: Path) -> None:
+    code, out = await run(
+        "simulate",
+        CART,
+        "--customer",
+        str(FIXTURES / "ana.yaml"),
+        "--events",
+        str(FIXTURES / "cart_then_order.yaml"),
+        env=environment(tmp_path),
+        timeout=60,
+    )
+
+    assert code == 0, out
+    assert "abandoned-cart for ana: exited" in out
+    assert ["+0d 00h30", "end", "exit on order.completed"] in rows(out, 3)
+    assert "no message would be sent" in out
+    assert sent(out) == []
+
+
+@pytest.mark.parametrize(
+    ("customer_text", "events_text", "message"),
+    [
+        pytest.param(
+            None,
+            None,
+            "error: tests/fixtures/bad_events.yaml: event 1 has unknown keys ['when']",
+            id="unknown-event-key",
+        ),
+        pytest.param(
+            "id: x\nemial: x@example.com\n",
+            None,
+            "error: {customer}: unknown customer field(s) ['emial']; known: id, attributes,",
+            id="unknown-customer-field",
+        ),
+        pytest.param(
+            None,
+            "- at: 0m\n  name: [cart.updated\n",
+            "error: {events}:3: not valid YAML (expected ',' or ']', but got '<stream end>')",
+            id="broken-yaml",
+        ),
+        pytest.param(
+            None,
+            "- at: 1 hour\n  name: cart.updated\n",
+            "error: {events}: event 1: '1 hour' is not a duration",
+            id="bad-duration",
+        ),
+    ],
+)
+async def test_simulate_rejects_a_bad_input_file_by_name(
+    tmp_path: Path, customer_text: str | None, events_text: str | None, message: str
+) -> None:
+    customer, events = FIXTURES / "ana.yaml", FIXTURES / "bad_events.yaml"
+    if customer_text is not None:
+        customer = tmp_path / "customer.yaml"
+        customer.write_text(customer_text, encoding="utf-8")
+    if events_text is not None:
+        events = tmp_path / "events.yaml"
+        events.write_text(events_text, encoding="utf-8")
+
+    code, out = await run(
+        "simulate",
+        CART,
+        "--customer",
+        str(customer),
+        "--events",
+        str(events),
+        env=environment(tmp_path / "data"),
+    )
+
+    assert code == 1, out
+    assert out.startswith(message.format(customer=customer, events=events)), out
+    assert "Traceback" not in out
