@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -181,7 +181,8 @@ AnyStep = Annotated[
     WaitStep | WaitUntilStep | WaitForStep | IfStep | SplitStep | SendStep | UpdateStep | ExitStep,
     Field(discriminator="kind"),
 ]
-STEP_KINDS = ("wait", "wait_until", "wait_for", "if", "split", "send", "update", "exit")
+STEP_MODELS: tuple[type[Step], ...] = get_args(get_args(AnyStep)[0])
+STEP_KINDS: tuple[str, ...] = tuple(model.model_fields["kind"].default for model in STEP_MODELS)
 # Step fields the loader or the model sets, never the marketer: writing one is an error
 # (`- send: {kind: wait, duration: 1h}` must not quietly become a wait).
 INTERNAL_STEP_FIELDS = ("kind", "line", "calendar_offset")

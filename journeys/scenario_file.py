@@ -19,20 +19,13 @@ from journeys.problems import Problem, ScenarioError
 from journeys.scenario import (
     INTERNAL_STEP_FIELDS,
     STEP_KINDS,
+    STEP_MODELS,
     Entry,
-    ExitStep,
     Goal,
-    IfStep,
     Sample,
     Scenario,
-    SendStep,
-    SplitStep,
     SplitVariant,
     Trigger,
-    UpdateStep,
-    WaitForStep,
-    WaitStep,
-    WaitUntilStep,
 )
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml
 
@@ -48,16 +41,6 @@ _MAPPING_EXAMPLE = {
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
 # Model field → the word the marketer wrote, for messages.
 _WRITTEN_AS = {"condition": "if", "otherwise": "else", "channels": "channel"}
-_STEP_MODELS = (
-    WaitStep,
-    WaitUntilStep,
-    WaitForStep,
-    IfStep,
-    SplitStep,
-    SendStep,
-    UpdateStep,
-    ExitStep,
-)
 
 
 class _Normalizer:
@@ -234,7 +217,7 @@ def _locate(tree: Any, loc: tuple[Any, ...]) -> tuple[int, str]:
 
 def _known_keys() -> list[str]:
     """Every key a marketer may write, to suggest the one they meant."""
-    models = [Scenario, Trigger, Entry, Goal, Sample, SplitVariant, *_STEP_MODELS]
+    models = [Scenario, Trigger, Entry, Goal, Sample, SplitVariant, *STEP_MODELS]
     fields = {name for model in models for name in model.model_fields}
     fields -= {*INTERNAL_STEP_FIELDS, "source", "version"}
     return sorted({_WRITTEN_AS.get(name, name) for name in fields} | set(STEP_KINDS) | {"channels"})
