@@ -39,7 +39,7 @@ from journeys.settings import Settings  # noqa: E402
 from journeys.store import Store  # noqa: E402
 from journeys.templating import Expressions, Templates  # noqa: E402
 from journeys.temporal import SEARCH_ATTRIBUTES  # noqa: E402
-from worker import build_worker  # noqa: E402
+from worker import build_worker, precompile  # noqa: E402
 
 CONCURRENCY = 100
 
@@ -132,6 +132,7 @@ async def main(count: int, rounds: int) -> None:
         skipping = TimeSkipper(env.client, config=TimeSkippingConfig(enabled=True)).client
         registry = ScenarioRegistry([load_scenario(REPO / "bench" / "cart_reminder.yaml")])
         router = Router(skipping, registry, settings.task_queue)
+        precompile(sys.modules[BareCartReminder.__module__])  # as build_worker does for journeys
         bare_worker = Worker(
             env.client,
             task_queue="bench-bare",
