@@ -9,7 +9,9 @@ Exactly-once *effect* over at-least-once activity execution comes from the deliv
   address check (the message may be out already; the adapter dedupes on the key). The
   channels before it keep their recorded decisions;
 * a ``failed:*`` row → the provider refused that channel for good: it is not called again;
-* otherwise the channels are tried in order, each decision written to the ledger.
+* otherwise the channels are tried in order, each decision written to the ledger. A
+  channel in its quiet hours (customer's time zone) defers the whole send: the journey
+  waits for the window and calls again; it does not fall back to another channel.
 
 A permanent refusal on one channel (a bounced address, Twilio's "invalid number") falls
 back to the next channel, like an unreachable one. When no channel sent and at least one
@@ -39,10 +41,12 @@ from activities.ledger import (
 )
 from journeys.context import build_context
 from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
+from journeys.quiet_hours import QuietHours
 from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
 from journeys.templating import RenderedMessage, Templates
 
 NO_CONSENT = "suppressed:no-consent"
+DEFERRED = "deferred:quiet-hours"
 UNREACHABLE = "suppressed:unreachable"
 REFUSED = "failed:adapter"
 
@@ -67,11 +71,16 @@ class DeliveryActivities:
     """Holds the store, templates and adapters one worker shares across activity calls."""
 
     def __init__(
-        self, store: Store, templates: Templates, adapters: Mapping[str, ChannelAdapter]
+        self,
+        store: Store,
+        templates: Templates,
+        adapters: Mapping[str, ChannelAdapter],
+        quiet_hours: QuietHours | None = None,
     ) -> None:
         self.store = store
         self.templates = templates
         self.adapters = dict(adapters)
+        self.quiet_hours = quiet_hours or QuietHours({})
 
     @activity.defn(name=DELIVER)
     async def deliver(self, request: DeliverRequest) -> DeliverResult:
@@ -108,6 +117,18 @@ class DeliveryActivities:
                     decisions.append(ChannelDecision(channel=channel, status=status, reason=reason))
                     continue
                 recipient = str(customer[ADDRESS_FIELD[channel]])
+                opening = self.quiet_hours.next_opening(
+                    channel, request.purpose, request.context.now, customer["time_zone"]
+                )
+                if opening is not None:
+                    reason = f"quiet hours in {customer['time_zone']} until {opening.isoformat()}"
+                    await self._record(request, channel, DEFERRED, reason)
+                    decisions.append(
+                        ChannelDecision(channel=channel, status=DEFERRED, reason=reason)
+                    )
+                    return DeliverResult(
+                        status="deferred", channel=channel, retry_at=opening, decisions=decisions
+                    )
             try:
                 message_id = await self._send(request, channel, recipient, customer)
             except _Refused as refused:

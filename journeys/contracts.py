@@ -40,14 +40,16 @@ class DeliverRequest(BaseModel):
 
 class ChannelDecision(BaseModel):
     channel: Channel
-    status: str  # sent | suppressed:no-consent | suppressed:unreachable | failed:<reason>
+    status: str  # sent | suppressed:<why> | deferred:quiet-hours | failed:<reason>
     reason: str = ""
 
 
 class DeliverResult(BaseModel):
-    status: Literal["sent", "suppressed"]
+    status: Literal["sent", "suppressed", "deferred"]
     channel: Channel | None = None
     message_id: str | None = None
+    # deferred: quiet hours in the customer's time zone; the journey waits until then.
+    retry_at: datetime | None = None
     decisions: list[ChannelDecision] = Field(default_factory=list)
 
 

@@ -49,6 +49,9 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env["JOURNEYS_EMBEDDED_PORT"] = str(free_port())
     env["JOURNEYS_EMBEDDED_UI_PORT"] = str(free_port())
     env["JOURNEYS_TASK_QUEUE"] = "journeys-cli"
+    # Virtual time starts at the real time of day: without this an SMS step would be
+    # deferred by quiet hours when the suite runs at night, and timelines would shift.
+    env["JOURNEYS_QUIET_HOURS_SMS"] = env["JOURNEYS_QUIET_HOURS_PUSH"] = ""
     env.update(extra)
     return env
 

@@ -124,6 +124,24 @@ async def run_split(journey: JourneyWorkflow, op: Op) -> int | None:
 async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, SendStep)
+    while True:
+        message, retry_at = await _deliver(journey, step)
+        if retry_at is None:
+            break
+        # Quiet hours in the customer's time zone: wait for the window, then ask again.
+        journey.note(step.id, f"deferred: {message.detail}")
+        await journey.wait_until(journey.deadline(lambda _now, at=retry_at: at))
+        journey.progress.deadline = None
+    journey.progress.messages = [*journey.progress.messages, message][-MESSAGES_LIMIT:]
+    journey.note(
+        step.id, f"{message.status}: {message.detail}" if message.detail else message.status
+    )
+    return journey.progress.pc + 1
+
+
+async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessage, datetime | None]:
+    """One delivery attempt as the journey sees it: the message record and, when deferred,
+    the moment to try again."""
     info = workflow.info()
     request = c.DeliverRequest(
         delivery_key=f"{info.workflow_id}/{journey.progress.entry_id}/{step.id}",
@@ -144,28 +162,22 @@ async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
         handle.cancel()
     try:
         result = await handle
-        message = SentMessage(
-            step_id=step.id,
-            status=result.status,
-            channel=result.channel,
-            at=workflow.now(),
-            detail="; ".join(f"{d.channel}: {d.status}" for d in result.decisions),
-        )
     except ActivityError as err:
         # A failed message is recorded and the journey goes on, like a bounced email would.
-        cancelled = isinstance(err.cause, CancelledError)
-        detail = (
-            "stopped by an exit event"
-            if cancelled
-            else (err.cause.message if err.cause else str(err))
-        )
-        status = "cancelled" if cancelled else "failed"
-        message = SentMessage(step_id=step.id, status=status, at=workflow.now(), detail=detail)
-    journey.progress.messages = [*journey.progress.messages, message][-MESSAGES_LIMIT:]
-    journey.note(
-        step.id, f"{message.status}: {message.detail}" if message.detail else message.status
+        if isinstance(err.cause, CancelledError):
+            status, detail = "cancelled", "stopped by an exit event"
+        else:
+            status, detail = "failed", err.cause.message if err.cause else str(err)
+        return SentMessage(step_id=step.id, status=status, at=workflow.now(), detail=detail), None
+    detail = "; ".join(f"{d.channel}: {d.reason or d.status}" for d in result.decisions)
+    message = SentMessage(
+        step_id=step.id,
+        status=result.status,
+        channel=result.channel,
+        at=workflow.now(),
+        detail=detail,
     )
-    return journey.progress.pc + 1
+    return message, result.retry_at
 
 
 async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
