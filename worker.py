@@ -20,7 +20,8 @@ import workflows.journey
 import workflows.steps
 from activities import build_activities
 from activities.channels.base import ChannelAdapter
-from journeys.quiet_hours import QuietHours
+from activities.channels.selection import adapters_from_settings
+from journeys.governance import Governance
 from journeys.settings import Settings, SettingsError, load_settings
 from journeys.store import Store
 from journeys.templating import Expressions, Templates
@@ -54,16 +55,20 @@ def build_worker(
     *,
     adapters: dict[str, ChannelAdapter] | None = None,
     store: Store | None = None,
-    quiet_hours: QuietHours | None = None,
+    governance: Governance | None = None,
 ) -> Worker:
     """The production worker. Tests pass ``adapters`` to put a real fault or sink in the path,
-    and ``quiet_hours`` so that results do not depend on the time of day the suite runs."""
+    and ``governance`` so that results do not depend on the time of day the suite runs."""
     precompile(workflows.journey, workflows.steps)
     store = store or Store(settings.store_url)
     store.create_schema()
     templates = Templates(settings.templates_dir)
-    quiet_hours = quiet_hours or QuietHours.from_settings()
-    activities = build_activities(store, templates, Expressions(), adapters, quiet_hours)
+    governance = governance or Governance.from_settings()
+    adapters = adapters or adapters_from_settings(store)
+    log.info(
+        "channels: %s", ", ".join(f"{c}={type(a).__name__}" for c, a in sorted(adapters.items()))
+    )
+    activities = build_activities(store, templates, Expressions(), adapters, governance)
     return Worker(
         client,
         task_queue=settings.task_queue,

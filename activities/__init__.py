@@ -12,7 +12,7 @@ from typing import Any
 from activities.channels import ChannelAdapter, default_adapters
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
-from journeys.quiet_hours import QuietHours
+from journeys.governance import Governance
 from journeys.store import Store
 from journeys.templating import Expressions, Templates
 
@@ -24,12 +24,10 @@ def build_activities(
     templates: Templates,
     expressions: Expressions,
     adapters: Mapping[str, ChannelAdapter] | None = None,
-    quiet_hours: QuietHours | None = None,
+    governance: Governance | None = None,
 ) -> list[Callable[..., Any]]:
     """The bound activity methods; channels default to the outbox for email, sms and push."""
-    delivery = DeliveryActivities(
-        store, templates, adapters or default_adapters(store), quiet_hours or QuietHours({})
-    )
+    delivery = DeliveryActivities(store, templates, adapters or default_adapters(store), governance)
     context = JourneyContextActivities(store, expressions)
     return [
         delivery.deliver,

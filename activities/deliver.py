@@ -41,12 +41,13 @@ from activities.ledger import (
 )
 from journeys.context import build_context
 from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
-from journeys.quiet_hours import QuietHours
+from journeys.governance import Governance
 from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
 from journeys.templating import RenderedMessage, Templates
 
 NO_CONSENT = "suppressed:no-consent"
 DEFERRED = "deferred:quiet-hours"
+CAPPED = "suppressed:capped"
 UNREACHABLE = "suppressed:unreachable"
 REFUSED = "failed:adapter"
 
@@ -75,12 +76,14 @@ class DeliveryActivities:
         store: Store,
         templates: Templates,
         adapters: Mapping[str, ChannelAdapter],
-        quiet_hours: QuietHours | None = None,
+        governance: Governance | None = None,
     ) -> None:
         self.store = store
         self.templates = templates
         self.adapters = dict(adapters)
-        self.quiet_hours = quiet_hours or QuietHours({})
+        governance = governance or Governance.off()
+        self.quiet_hours = governance.quiet_hours
+        self.cap = governance.cap
 
     @activity.defn(name=DELIVER)
     async def deliver(self, request: DeliverRequest) -> DeliverResult:
@@ -131,6 +134,11 @@ class DeliveryActivities:
                     )
             try:
                 message_id = await self._send(request, channel, recipient, customer)
+            except _Capped as capped:
+                decisions.append(
+                    ChannelDecision(channel=channel, status=CAPPED, reason=str(capped))
+                )
+                return DeliverResult(status="suppressed", decisions=decisions)
             except _Refused as refused:
                 decisions.append(
                     ChannelDecision(channel=channel, status=REFUSED, reason=str(refused))
@@ -160,7 +168,7 @@ class DeliveryActivities:
         adapter = self.adapters.get(channel)
         if adapter is None:
             await self._fail(request, channel, "no-adapter", f"no adapter configured for {channel}")
-        reserved = await self._record(request, channel, RESERVED, recipient=recipient)
+        reserved = await self._reserve(request, channel, recipient)
         recipient = reserved.recipient or recipient  # an overlapping attempt's reservation wins
         try:
             rendered = await asyncio.to_thread(self._render, request, channel, customer)
@@ -180,6 +188,7 @@ class DeliveryActivities:
             locale=rendered.locale,
             template_file=rendered.template_file,
             journey_time=request.context.now,
+            purpose=request.purpose,
         )
         try:
             message_id = await adapter.send(message)
@@ -192,6 +201,20 @@ class DeliveryActivities:
         # Any other exception is transient: the row stays reserved and Temporal retries.
         await self._record(request, channel, SENT, provider_message_id=message_id)
         return message_id
+
+    async def _reserve(self, request: DeliverRequest, channel: str, recipient: str) -> Delivery:
+        """The ledger reservation; for marketing under a frequency cap, only if a slot is free."""
+        if self.cap is None or request.purpose != "marketing":
+            return await self._record(request, channel, RESERVED, recipient=recipient)
+        row = self._row(request, channel, RESERVED, recipient=recipient)
+        stored = await asyncio.to_thread(self.store.reserve_within_cap, row, self.cap)
+        if stored is None:
+            reason = f"frequency cap of {self.cap} marketing messages reached"
+            await self._record(request, channel, CAPPED, reason)
+            raise _Capped(reason)
+        if stored.status == SENT:
+            raise _SentElsewhere(channel)
+        return stored
 
     def _render(
         self, request: DeliverRequest, channel: str, customer: dict[str, Any]
@@ -210,7 +233,22 @@ class DeliveryActivities:
         recipient: str | None = None,
     ) -> Delivery:
         """Writes one ledger decision; raises ``_SentElsewhere`` if the row was already sent."""
-        row = Delivery(
+        row = self._row(request, channel, status, reason, provider_message_id, recipient)
+        stored = await asyncio.to_thread(self.store.record_delivery, row)
+        if stored.status == SENT and status != SENT:
+            raise _SentElsewhere(channel)
+        return stored
+
+    @staticmethod
+    def _row(
+        request: DeliverRequest,
+        channel: str,
+        status: str,
+        reason: str = "",
+        provider_message_id: str | None = None,
+        recipient: str | None = None,
+    ) -> Delivery:
+        return Delivery(
             delivery_key=request.delivery_key,
             channel=channel,
             status=status,
@@ -223,11 +261,9 @@ class DeliveryActivities:
             template=request.template,
             recipient=recipient,
             provider_message_id=provider_message_id,
+            purpose=request.purpose,
+            journey_time=request.context.now,
         )
-        stored = await asyncio.to_thread(self.store.record_delivery, row)
-        if stored.status == SENT and status != SENT:
-            raise _SentElsewhere(channel)
-        return stored
 
     async def _fail(
         self, request: DeliverRequest, channel: str, kind: str, reason: str
@@ -235,6 +271,10 @@ class DeliveryActivities:
         """Writes ``failed:<kind>`` to the ledger and fails the activity for good."""
         await self._record(request, channel, f"failed:{kind}", reason)
         raise ApplicationError(reason, type=f"DeliveryFailed:{kind}", non_retryable=True)
+
+
+class _Capped(Exception):
+    """The customer's frequency cap is reached (already recorded): nothing goes out."""
 
 
 class _Refused(Exception):

@@ -32,6 +32,7 @@ from bare_workflow import BareCartReminder  # noqa: E402
 from activities import build_activities  # noqa: E402
 from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary  # noqa: E402
 from journeys.events import Event  # noqa: E402
+from journeys.governance import Governance  # noqa: E402
 from journeys.registry import ScenarioRegistry  # noqa: E402
 from journeys.routing import Router  # noqa: E402
 from journeys.scenario_file import load_scenario  # noqa: E402
@@ -132,17 +133,23 @@ async def main(count: int, rounds: int) -> None:
         skipping = TimeSkipper(env.client, config=TimeSkippingConfig(enabled=True)).client
         registry = ScenarioRegistry([load_scenario(REPO / "bench" / "cart_reminder.yaml")])
         router = Router(skipping, registry, settings.task_queue)
+        governance = Governance.from_settings()  # the production defaults, for both sides
         precompile(sys.modules[BareCartReminder.__module__])  # as build_worker does for journeys
         bare_worker = Worker(
             env.client,
             task_queue="bench-bare",
             workflows=[BareCartReminder],
-            activities=build_activities(store, Templates(settings.templates_dir), Expressions()),
+            activities=build_activities(
+                store, Templates(settings.templates_dir), Expressions(), governance=governance
+            ),
         )
         interpreted: list[float] = []
         bare: list[float] = []
         try:
-            async with build_worker(env.client, settings, store=store), bare_worker:
+            async with (
+                build_worker(env.client, settings, store=store, governance=governance),
+                bare_worker,
+            ):
                 warm_up = [f"warm-up-{i}" for i in range(30)]
                 await interpreted_round(skipping, router, warm_up)
                 await bare_round(skipping, warm_up)

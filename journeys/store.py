@@ -11,17 +11,15 @@ nullable columns to existing ones (``ALTER TABLE ... ADD COLUMN``), never drops 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, event, inspect, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import case, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, SQLModel, col, select
 
+from journeys.frequency_cap import FrequencyCap
+from journeys.store_engine import add_missing_columns, engine_for
 from journeys.store_models import (
     PROFILE_FIELDS,
     AppliedUpdate,
@@ -52,46 +50,6 @@ __all__ = [
 # A ledger row in this status never changes again (see ``Store.record_delivery``).
 SENT = "sent"
 RESERVED = "reserved"
-# Below the local activities' 30 s start-to-close timeout: a write stuck behind a lock fails
-# (and is retried) before Temporal gives up on the attempt while its thread still runs.
-BUSY_TIMEOUT_SECONDS = 10
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; the busy timeout makes writers queue, not fail."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
-    cursor.close()
-
-
-def engine_for(url: str) -> Engine:
-    """One engine (one connection pool) per URL per process, however many ``Store``s exist."""
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _create_engine(url)
-            _engines[url] = engine
-        return engine
-
-
-def _create_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    args: dict[str, Any] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
-    if parsed.database in (None, "", ":memory:"):
-        # One shared connection, or every thread would see its own empty database.
-        engine = create_engine(url, connect_args=args, poolclass=StaticPool)
-    else:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args=args)
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 class Store:
@@ -103,7 +61,7 @@ class Store:
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        add_missing_columns(self.engine)
 
     def _session(self) -> Session:
         # Rows stay readable after commit: callers get plain, detached objects.
@@ -203,38 +161,77 @@ class Store:
         Callers compare the returned row's status with the one they wrote.
         """
         with self._session() as session:
-            if self._ledger_row(session, entry.delivery_key, entry.channel) is None:
-                session.add(entry)
-                try:
-                    session.commit()
-                    return entry
-                except IntegrityError:
-                    session.rollback()  # another attempt wrote the row first: update it
-            changes: dict[str, Any] = {
-                "status": entry.status,
-                "reason": entry.reason,
-                "updated_at": utcnow(),
-                "recipient": case(
-                    (col(Delivery.status) == RESERVED, col(Delivery.recipient)),
-                    else_=entry.recipient,
-                ),
-            }
-            if entry.provider_message_id:
-                changes["provider_message_id"] = entry.provider_message_id
-            statement = (
-                update(Delivery)
-                .where(
-                    col(Delivery.delivery_key) == entry.delivery_key,
-                    col(Delivery.channel) == entry.channel,
-                    col(Delivery.status) != SENT,
-                )
-                .values(changes)
+            return self._write_ledger(session, entry)
+
+    def _write_ledger(self, session: Session, entry: Delivery) -> Delivery:
+        """``record_delivery`` inside the caller's transaction (which it commits)."""
+        if self._ledger_row(session, entry.delivery_key, entry.channel) is None:
+            session.add(entry)
+            try:
+                session.commit()
+                return entry
+            except IntegrityError:
+                session.rollback()  # another attempt wrote the row first: update it
+        changes: dict[str, Any] = {
+            "status": entry.status,
+            "reason": entry.reason,
+            "updated_at": utcnow(),
+            "recipient": case(
+                (col(Delivery.status) == RESERVED, col(Delivery.recipient)),
+                else_=entry.recipient,
+            ),
+        }
+        if entry.provider_message_id:
+            changes["provider_message_id"] = entry.provider_message_id
+        if entry.journey_time is not None:
+            changes["purpose"], changes["journey_time"] = entry.purpose, entry.journey_time
+        statement = (
+            update(Delivery)
+            .where(
+                col(Delivery.delivery_key) == entry.delivery_key,
+                col(Delivery.channel) == entry.channel,
+                col(Delivery.status) != SENT,
             )
-            session.exec(statement)
-            session.commit()
-            row = self._ledger_row(session, entry.delivery_key, entry.channel, fresh=True)
-            assert row is not None, "the ledger row must exist"
-            return row
+            .values(changes)
+        )
+        session.exec(statement)
+        session.commit()
+        row = self._ledger_row(session, entry.delivery_key, entry.channel, fresh=True)
+        assert row is not None, "the ledger row must exist"
+        return row
+
+    def reserve_within_cap(self, entry: Delivery, cap: FrequencyCap) -> Delivery | None:
+        """Reserves ``entry`` (status ``reserved``) unless the customer's marketing messages
+        reserved or sent within ``cap.window`` before ``entry.journey_time`` already reach
+        ``cap.limit``; returns the stored row, or None when capped.
+
+        The first statement updates the customer's row: that takes the row lock on
+        PostgreSQL and the write lock on SQLite, so concurrent reservations for one
+        customer count and reserve one after the other, never both under the cap.
+        """
+        assert entry.journey_time is not None and entry.status == RESERVED
+        with self._session() as session:
+            session.exec(
+                update(Customer)
+                .where(col(Customer.id) == entry.customer_id)
+                .values(updated_at=col(Customer.updated_at))
+            )
+            since = entry.journey_time - cap.window
+            counted = session.exec(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    col(Delivery.customer_id) == entry.customer_id,
+                    col(Delivery.purpose) == "marketing",
+                    col(Delivery.status).in_((RESERVED, SENT)),
+                    col(Delivery.journey_time) > since,
+                    col(Delivery.delivery_key) != entry.delivery_key,
+                )
+            ).one()
+            if counted >= cap.limit:
+                session.rollback()
+                return None
+            return self._write_ledger(session, entry)  # same transaction: still locked
 
     @staticmethod
     def _ledger_row(
@@ -356,32 +353,3 @@ def _merge_customer(
 
 def _applied(session: Session, key: str) -> AppliedUpdate | None:
     return session.exec(select(AppliedUpdate).where(AppliedUpdate.key == key)).first()
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Adds columns a newer version declares to tables an older version created.
-
-    ``create_all`` skips existing tables, so without this a database from before a new
-    column (e.g. ``deliveries.recipient``) would fail on every read. Only nullable columns
-    can be added to rows that already exist; anything else needs a real migration.
-    """
-    existing = inspect(engine)
-    tables = set(existing.get_table_names())
-    quote = engine.dialect.identifier_preparer.quote
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name not in tables:
-                continue
-            present = {column["name"] for column in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                if not column.nullable:
-                    raise RuntimeError(
-                        f"table {table.name} lacks the required column {column.name}: "
-                        "this database needs a migration"
-                    )
-                kind = column.type.compile(dialect=engine.dialect)
-                connection.exec_driver_sql(
-                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
-                )

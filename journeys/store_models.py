@@ -73,7 +73,7 @@ class Delivery(SQLModel, table=True):
     """The delivery ledger: one row per (delivery_key, channel), reserved before the send.
 
     status: ``reserved`` | ``sent`` | ``suppressed:no-consent`` | ``suppressed:unreachable``
-    | ``failed:<reason>``.
+    | ``suppressed:capped`` | ``deferred:quiet-hours`` | ``failed:<reason>``.
     """
 
     __tablename__ = "deliveries"
@@ -97,6 +97,10 @@ class Delivery(SQLModel, table=True):
     # the profile changed meanwhile (the first attempt may already have reached it).
     recipient: str | None = None
     provider_message_id: str | None = None
+    # For the frequency cap: marketing rows reserved or sent within the period count, at
+    # the journey's clock (virtual under time skipping, the wall clock in production).
+    purpose: str | None = None
+    journey_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

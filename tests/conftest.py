@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
 from journeys.embedded import start_time_skipping
-from journeys.quiet_hours import QuietHours
+from journeys.governance import Governance
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.settings import Settings
@@ -52,9 +52,9 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
 async def worker(
     temporal: WorkflowEnvironment, settings: Settings, store: Store
 ) -> AsyncIterator[None]:
-    # No quiet hours here: virtual time starts at the real time of day, and a test must not
-    # pass at noon and fail at night. Quiet hours have their own tests.
-    async with build_worker(temporal.client, settings, store=store, quiet_hours=QuietHours({})):
+    # No quiet hours or cap here: virtual time starts at the real time of day, and a test
+    # must not pass at noon and fail at night. Governance has its own tests.
+    async with build_worker(temporal.client, settings, store=store, governance=Governance.off()):
         yield
 
 

@@ -10,6 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
+from journeys.governance import Governance
 from journeys.quiet_hours import QuietHours, Window
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
@@ -42,7 +43,7 @@ async def driver(
         temporal.client,
         settings.model_copy(update={"task_queue": queue}),
         store=store,
-        quiet_hours=QuietHours.from_settings(),
+        governance=Governance(QuietHours.from_settings(), cap=None),
     ):
         yield JourneyDriver(temporal, Router(temporal.client, registry, queue), store)
 

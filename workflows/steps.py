@@ -158,13 +158,14 @@ async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessag
     # A delivery may retry for hours (provider down); an exit event stops the retries,
     # so a customer who ordered meanwhile never gets "you left something in your cart".
     await workflow.wait_condition(lambda: handle.done() or journey.exit_queued())
-    if not handle.done():
-        handle.cancel()
+    stopped = not handle.done()
+    if stopped:
+        handle.cancel()  # an attempt in flight finishes (sent or not); no retry follows
     try:
         result = await handle
     except ActivityError as err:
         # A failed message is recorded and the journey goes on, like a bounced email would.
-        if isinstance(err.cause, CancelledError):
+        if stopped or isinstance(err.cause, CancelledError):
             status, detail = "cancelled", "stopped by an exit event"
         else:
             status, detail = "failed", err.cause.message if err.cause else str(err)

@@ -33,6 +33,7 @@ class OutgoingMessage:
     locale: str
     template_file: str
     journey_time: datetime  # the workflow's clock (virtual under time skipping)
+    purpose: str = "marketing"  # marketing | transactional (unsubscribe headers, caps)
 
 
 class PermanentChannelError(Exception):
