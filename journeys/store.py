@@ -11,7 +11,8 @@ nullable columns to existing ones (``ALTER TABLE ... ADD COLUMN``), never drops 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import case, func, update
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from journeys.frequency_cap import FrequencyCap
-from journeys.store_engine import add_missing_columns, engine_for
+from journeys.store_engine import add_missing_columns, engine_for, writer_lock
 from journeys.store_models import (
     PROFILE_FIELDS,
     AppliedUpdate,
@@ -63,9 +64,11 @@ class Store:
         SQLModel.metadata.create_all(self.engine)
         add_missing_columns(self.engine)
 
-    def _session(self) -> Session:
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
         # Rows stay readable after commit: callers get plain, detached objects.
-        return Session(self.engine, expire_on_commit=False)
+        with writer_lock(self.engine), Session(self.engine, expire_on_commit=False) as session:
+            yield session
 
     # Customers ------------------------------------------------------------------------
 
