@@ -32,6 +32,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage, PermanentChannelError
+from activities.heartbeat import keep_alive
 from activities.ledger import (
     ADDRESS_FIELD,
     decision,
@@ -191,7 +192,7 @@ class DeliveryActivities:
             purpose=request.purpose,
         )
         try:
-            message_id = await adapter.send(message)
+            message_id = await keep_alive(adapter.send(message))
         except (PermanentChannelError, ApplicationError) as err:
             if isinstance(err, ApplicationError) and not err.non_retryable:
                 raise

@@ -40,6 +40,9 @@ LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 DELIVERY = {
     "start_to_close_timeout": timedelta(minutes=2),
     "schedule_to_close_timeout": timedelta(days=1),
+    # A dead worker is noticed in seconds (the activity heartbeats while it waits on a
+    # provider), not after the whole start-to-close timeout.
+    "heartbeat_timeout": timedelta(seconds=10),
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
