@@ -1,4 +1,4 @@
-"""The deliver activity: consent, reachability, rendering and an exactly-once send.
+"""The deliver activity: reachability, suppression, consent, rendering and an exactly-once send.
 
 Exactly-once *effect* over at-least-once activity execution comes from the delivery ledger
 (one row per delivery_key and channel) plus an adapter that is idempotent on the key:
@@ -25,7 +25,7 @@ is async and must not block the worker's event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NoReturn
 
 from temporalio import activity
@@ -50,21 +50,36 @@ NO_CONSENT = "suppressed:no-consent"
 DEFERRED = "deferred:quiet-hours"
 CAPPED = "suppressed:capped"
 UNREACHABLE = "suppressed:unreachable"
+SUPPRESSED = "suppressed:suppression-list"
 REFUSED = "failed:adapter"
 
 
-def blocked(channel: str, customer: Mapping[str, Any]) -> tuple[str, str] | None:
+def blocked(
+    channel: str,
+    customer: Mapping[str, Any],
+    purpose: str = "marketing",
+    suppressed: Collection[str] = (),
+) -> tuple[str, str] | None:
     """Why a channel cannot be used for this customer, as (status, reason), or None.
 
-    Consent is required whatever the purpose: transactional messages also need the
-    channel's consent flag for now (until consent is modelled per purpose, we err on the
-    side of not sending). Only asked before a reservation: a reserved send is finished
-    whatever the profile says now.
+    In this order: the channel needs an address (``suppressed:unreachable``); the address
+    must not be on the suppression list (``suppressed:suppression-list``; ``suppressed``
+    holds the channels whose current address is listed) — a hard bounce or a spam complaint
+    blocks every purpose and wins over consent; and a **marketing** message needs the
+    channel's consent flag (``suppressed:no-consent``). Consent is marketing consent: a
+    transactional message (an order confirmation, a password reset) needs an address that
+    is reachable and not suppressed, not the opt-in an unsubscribe link withdraws.
+
+    Only asked before a reservation: a reserved send is finished whatever the profile says
+    now.
     """
     field = ADDRESS_FIELD[channel]
-    if not customer.get(field):
+    address = customer.get(field)
+    if not address:
         return UNREACHABLE, f"no {field} on file"
-    if not customer.get("consent", {}).get(channel):
+    if channel in suppressed:
+        return SUPPRESSED, f"{address} is on the {channel} suppression list"
+    if purpose != "transactional" and not customer.get("consent", {}).get(channel):
         return NO_CONSENT, f"no {channel} consent"
     return None
 
@@ -99,12 +114,11 @@ class DeliveryActivities:
         if any(row.status == SENT for row in rows):
             return result_from_ledger(request, rows)
         ledger = {row.channel: row for row in rows}
-        customer_id = request.context.customer_id
-        customer = await asyncio.to_thread(self.store.get_customer, customer_id)
-        customer = customer or blank_customer(customer_id)
-
         # A reserved channel is where the last attempt stopped: the ones before it are settled.
         start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
+        customer, suppressed = await asyncio.to_thread(
+            self._recipient, request.context.customer_id, request.channels[start:]
+        )
         decisions = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]
         for channel in request.channels[start:]:
             row = ledger.get(channel)
@@ -114,7 +128,7 @@ class DeliveryActivities:
             if row is not None and row.status == RESERVED:
                 recipient = reserved_recipient(row, customer)
             else:
-                refusal = blocked(channel, customer)
+                refusal = blocked(channel, customer, request.purpose, suppressed)
                 if refusal is not None:
                     status, reason = refusal
                     await self._record(request, channel, status, reason)
@@ -216,6 +230,14 @@ class DeliveryActivities:
         if stored.status == SENT:
             raise _SentElsewhere(channel)
         return stored
+
+    def _recipient(
+        self, customer_id: str, channels: Collection[str]
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The customer's profile, and which of these channels' addresses are suppressed."""
+        customer = self.store.get_customer(customer_id) or blank_customer(customer_id)
+        addresses = {channel: customer.get(ADDRESS_FIELD[channel]) for channel in channels}
+        return customer, self.store.suppressed_channels(addresses)
 
     def _render(
         self, request: DeliverRequest, channel: str, customer: dict[str, Any]

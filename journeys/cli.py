@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,26 +80,61 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _serve_until_stopped(body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Runs ``body(stop)`` until Ctrl-C or SIGTERM, then lets it shut down cleanly."""
+    from journeys.api import ApiUnavailable
+
+    async def main() -> None:
+        # SIGTERM (docker stop, systemd, Kubernetes) stops like Ctrl-C: without this the
+        # process dies at once and leaves the embedded Temporal server running, orphaned.
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await body(stop)
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the same clean stop as SIGTERM
+            asyncio.run(main())
+    except (ApiUnavailable, SettingsError) as err:
+        raise _fail(str(err)) from None
+    console.print("stopped")
+
+
 @app.command()
 def up() -> None:
-    """Start the embedded Temporal server (or use TEMPORAL_ADDRESS) and the worker."""
+    """Start the embedded Temporal server (or use TEMPORAL_ADDRESS), the worker and the API."""
+    from journeys.api import serving_api
     from journeys.runtime import running
 
     _logging()
     settings = _settings()
 
-    async def serve() -> None:
-        # SIGTERM (docker stop, systemd, Kubernetes) stops like Ctrl-C: without this the
-        # process dies at once and leaves the embedded Temporal server running, orphaned.
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with running(settings):
-            console.print("Journeys is up. Send events with 'journeys send-event'; Ctrl-C stops.")
+    async def serve(stop: asyncio.Event) -> None:
+        # The API first: a busy port is reported before a Temporal server is started.
+        async with serving_api(settings) as served, running(settings):
+            console.print(
+                f"Journeys is up. API on {served.url} (unsubscribe links, provider webhooks). "
+                "Send events with 'journeys send-event'; Ctrl-C stops.",
+                soft_wrap=True,
+            )
             await stop.wait()
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the same clean stop as SIGTERM
-        asyncio.run(serve())
-    console.print("stopped")
+    _serve_until_stopped(serve)
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API alone (unsubscribe links, provider webhooks) on JOURNEYS_API_PORT."""
+    from journeys.api import serving_api
+
+    _logging()
+    settings = _settings()
+
+    async def serve(stop: asyncio.Event) -> None:
+        async with serving_api(settings) as served:
+            console.print(f"Journeys API on {served.url}; Ctrl-C stops.", soft_wrap=True)
+            await stop.wait()
+
+    _serve_until_stopped(serve)
 
 
 @app.command()

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     embedded_port: int = 7233
     embedded_ui_port: int = 8233
 
+    # The HTTP API (unsubscribe links, provider webhooks): `journeys up` and `journeys api`.
+    # Loopback by default: put a TLS-terminating proxy in front, or set 0.0.0.0 on purpose.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+
     @property
     def store_url(self) -> str:
         """The customer/outbox store; SQLite under the data folder unless a URL is given."""

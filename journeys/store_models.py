@@ -73,7 +73,8 @@ class Delivery(SQLModel, table=True):
     """The delivery ledger: one row per (delivery_key, channel), reserved before the send.
 
     status: ``reserved`` | ``sent`` | ``suppressed:no-consent`` | ``suppressed:unreachable``
-    | ``suppressed:capped`` | ``deferred:quiet-hours`` | ``failed:<reason>``.
+    | ``suppressed:suppression-list`` | ``suppressed:capped`` | ``deferred:quiet-hours`` |
+    ``failed:<reason>``.
     """
 
     __tablename__ = "deliveries"
@@ -101,8 +102,54 @@ class Delivery(SQLModel, table=True):
     # the journey's clock (virtual under time skipping, the wall clock in production).
     purpose: str | None = None
     journey_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the provider reported later (status webhooks), apart from ``status`` so the
+    # exactly-once logic never sees it: ``delivered``, ``undelivered``, ``failed`` (Twilio),
+    # ``delivered``, ``bounce``, ``blocked``, ``dropped``, ``spamreport`` (SendGrid), ...
+    provider_status: str | None = None
+    provider_status_reason: str | None = None
+    provider_status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class Suppression(SQLModel, table=True):
+    """An address nothing is sent to, whatever the purpose: a hard bounce, a spam complaint.
+
+    Keyed by the address, not the customer: a bounced mailbox stays bounced when another
+    customer record (or a typo fixed back) carries it. ``address`` is normalized
+    (``normalize_address``) so ``Ana@Example.com`` and ``ana@example.com`` are one entry.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_suppressions_channel_address"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    address: str
+    reason: str = ""
+    created_at: datetime = _timestamp()
+
+
+class ConsentChange(SQLModel, table=True):
+    """Append-only consent history: who changed a channel's consent, when, and how.
+
+    The customer row holds the current flag; this table is the proof a deliverability or
+    privacy review asks for (an unsubscribe link clicked, a spam complaint, a profile update).
+    """
+
+    __tablename__ = "consent_changes"
+    __table_args__ = (Index("ix_consent_changes_customer", "customer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str
+    channel: str
+    purpose: str = "marketing"
+    granted: bool
+    source: str  # e.g. unsubscribe-link, spam-complaint, provider-unsubscribe
+    detail: str = ""
+    created_at: datetime = _timestamp()
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -188,6 +235,22 @@ def customer_context(row: Customer) -> dict[str, Any]:
         "time_zone": row.time_zone or "UTC",
         "consent": {channel: bool(consent.get(channel, False)) for channel in CHANNELS},
     }
+
+
+def normalize_address(channel: str, address: str) -> str:
+    """The form an address is compared in on the suppression list.
+
+    Email: trimmed and lower-cased (mailbox providers treat local parts case-insensitively,
+    and so do ESP suppression lists). Phone: the digits with a leading ``+`` kept, so
+    ``+33 6 12-34`` matches the E.164 ``+33612 34`` a provider reports. Others: trimmed.
+    """
+    address = address.strip()
+    if channel == "email":
+        return address.lower()
+    if channel == "sms":
+        digits = "".join(c for c in address if c.isdigit())
+        return f"+{digits}" if address.startswith("+") else digits
+    return address
 
 
 def blank_customer(customer_id: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ not encrypted: the customer id is readable by whoever sees the link (the recipie
 their mailbox provider).
 
 Pure functions over settings read from the environment; the HTTP endpoint that honours
-``POST /u/<token>`` (``List-Unsubscribe=One-Click``) and shows a GET confirmation page
-lives elsewhere and calls ``read_token``.
+``POST /u/<token>`` (``List-Unsubscribe=One-Click``) and shows a GET confirmation page is
+``journeys.api.unsubscribe``, which calls ``read_token``.
 """
 
 from __future__ import annotations

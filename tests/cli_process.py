@@ -48,6 +48,7 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env["JOURNEYS_DATA_DIR"] = str(data_dir)
     env["JOURNEYS_EMBEDDED_PORT"] = str(free_port())
     env["JOURNEYS_EMBEDDED_UI_PORT"] = str(free_port())
+    env["JOURNEYS_API_PORT"] = str(free_port())
     env["JOURNEYS_TASK_QUEUE"] = "journeys-cli"
     # Virtual time starts at the real time of day: without this an SMS step would be
     # deferred by quiet hours when the suite runs at night, and timelines would shift.

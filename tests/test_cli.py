@@ -14,6 +14,7 @@ import re
 import signal
 from pathlib import Path
 
+import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
@@ -115,6 +116,11 @@ async def test_up_runs_journeys_persists_them_and_stops_cleanly(tmp_path: Path) 
     up = await Cli.start("up", env=env)
     try:  # a failure stops 'up' and its Temporal server (one process group) before leaving
         await up.wait_for_output("Journeys is up", timeout=60)
+        api = f"http://127.0.0.1:{env['JOURNEYS_API_PORT']}"
+        assert f"API on {api}" in up.stdout
+        async with httpx.AsyncClient() as http:  # the API is served beside the worker
+            health = await http.get(f"{api}/healthz")
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
 
         code, out = await run(
             "send-event",
@@ -150,6 +156,27 @@ async def test_up_runs_journeys_persists_them_and_stops_cleanly(tmp_path: Path) 
         await _stop(up, signal.SIGTERM)  # docker stop, systemd: stops the server too
     except BaseException:
         up.kill()
+        raise
+
+
+async def test_api_serves_alone_and_says_when_its_port_is_taken(tmp_path: Path) -> None:
+    env = environment(tmp_path / "data")
+    port = env["JOURNEYS_API_PORT"]
+    api = await Cli.start("api", env=env)
+    try:
+        await api.wait_for_output(f"Journeys API on http://127.0.0.1:{port}", timeout=30)
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"http://127.0.0.1:{port}/healthz")
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+
+        code, out = await run("api", env=env)  # a second one on the same port
+        assert code == 1, out
+        assert out.startswith(f"error: the API cannot listen on 127.0.0.1:{port} "), out
+        assert "JOURNEYS_API_PORT" in out and "Traceback" not in out
+
+        await _stop(api, signal.SIGTERM)
+    except BaseException:
+        api.kill()
         raise
 
 

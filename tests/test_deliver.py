@@ -23,7 +23,7 @@ from activities.channels import (
     PermanentChannelError,
     default_adapters,
 )
-from activities.deliver import DeliveryActivities
+from activities.deliver import DeliveryActivities, blocked
 from journeys.contracts import DeliverRequest, DeliverResult, JourneyContext
 from journeys.events import Event
 from journeys.store import Delivery, Store
@@ -224,13 +224,63 @@ async def test_unknown_customer_has_no_address(store: Store, delivery: DeliveryA
     ]
 
 
-async def test_transactional_messages_also_need_consent(
+async def test_consent_is_marketing_consent_transactional_messages_do_not_need_it(
     store: Store, delivery: DeliveryActivities
 ) -> None:
-    customer(store, consent={"email": False})
-    result = await deliver(delivery, request("c1", purpose="transactional"))
+    customer(store, consent={"email": False})  # unsubscribed from marketing email
+    promo = await deliver(delivery, request("c1", purpose="marketing"))
+    receipt = await deliver(
+        delivery, request("c1", purpose="transactional", delivery_key="order/c1/receipt")
+    )
+    assert promo.status == "suppressed"
+    assert (receipt.status, receipt.channel) == ("sent", "email")
+    assert ledger(store) == [("email", "suppressed:no-consent"), ("email", "sent")]
+    [message] = store.outbox_for("c1")
+    assert message.delivery_key == "order/c1/receipt"
+
+
+async def test_transactional_messages_still_need_an_address(
+    store: Store, delivery: DeliveryActivities
+) -> None:
+    result = await deliver(delivery, request("ghost", "push", "email", purpose="transactional"))
     assert result.status == "suppressed"
-    assert ledger(store) == [("email", "suppressed:no-consent")]
+    assert ledger(store, "ghost") == [
+        ("push", "suppressed:unreachable"),
+        ("email", "suppressed:unreachable"),
+    ]
+
+
+@pytest.mark.parametrize("purpose", ["marketing", "transactional"])
+async def test_a_suppressed_address_wins_over_consent_whatever_the_purpose(
+    store: Store, delivery: DeliveryActivities, adapter: Recording, purpose: str
+) -> None:
+    customer(store, email="Ana@Example.com", phone="+33600000000", consent={"email": True})
+    assert store.suppress("email", " ana@example.COM", "hard bounce: 550 5.1.1 no such user")
+    result = await deliver(delivery, request("c1", "email", "sms", purpose=purpose))
+    if purpose == "marketing":  # no SMS consent: nothing left
+        assert result.status == "suppressed"
+        assert ledger(store) == [
+            ("email", "suppressed:suppression-list"),
+            ("sms", "suppressed:no-consent"),
+        ]
+        assert adapter.calls == []
+    else:  # a receipt falls back to the reachable, unsuppressed SMS
+        assert (result.status, result.channel) == ("sent", "sms")
+        assert ledger(store) == [("email", "suppressed:suppression-list"), ("sms", "sent")]
+    assert "Ana@Example.com is on the email suppression list" in result.decisions[0].reason
+
+
+def test_blocked_checks_address_then_suppression_then_marketing_consent() -> None:
+    nobody = {"email": None, "consent": {"email": True}}
+    ana = {"email": "ana@example.com", "consent": {"email": False}}
+    assert blocked("email", nobody, "transactional", {"email"}) == (
+        "suppressed:unreachable",
+        "no email on file",
+    )
+    assert blocked("email", ana, "marketing", {"email"})[0] == "suppressed:suppression-list"
+    assert blocked("email", ana, "transactional", {"email"})[0] == "suppressed:suppression-list"
+    assert blocked("email", ana, "marketing")[0] == "suppressed:no-consent"
+    assert blocked("email", ana, "transactional") is None
 
 
 async def test_a_retry_after_success_does_not_send_again(

@@ -112,6 +112,7 @@ def test_create_schema_adds_columns_a_newer_version_declares(tmp_path: Path) -> 
     store.record_delivery(_ledger("reserved", recipient="+33600000000"))
     [row] = store.deliveries_for_key("k1")
     assert row.recipient == "+33600000000"
+    assert (row.provider_status, row.provider_status_at) == (None, None)
 
 
 def test_customer_has_the_context_shape(store: Store) -> None:
@@ -243,6 +244,70 @@ def test_concurrent_late_writes_never_undo_a_send(store: Store) -> None:
 def test_concurrent_ledger_writes_keep_one_row(store: Store) -> None:
     concurrently(6, lambda i: store.record_delivery(_ledger("reserved")))
     assert [r.status for r in store.deliveries_for_key("k1")] == ["reserved"]
+
+
+def test_provider_status_moves_forward_only_and_never_touches_status(store: Store) -> None:
+    store.record_delivery(_ledger("sent", provider_message_id="m-1"))
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    row = store.record_provider_status("k1", "email", "delivered", at=at)
+    assert row is not None and (row.status, row.provider_status) == ("sent", "delivered")
+    assert row.provider_status_at == at
+    store.record_provider_status("k1", "email", "processed")  # late: ignored
+    assert store.deliveries_for_key("k1")[0].provider_status == "delivered"
+    store.record_provider_status("k1", "email", "bounce", reason="550 5.1.1 no such user")
+    store.record_provider_status("k1", "email", "delivered")  # after a bounce: ignored
+    [row] = store.deliveries_for_key("k1")
+    assert (row.status, row.provider_status, row.provider_status_reason) == (
+        "sent",
+        "bounce",
+        "550 5.1.1 no such user",
+    )
+    assert store.record_provider_status("k1", "sms", "delivered") is None  # no such row
+    assert store.record_provider_status("nope", "email", "delivered") is None
+
+
+def test_suppression_list_is_per_normalized_address(store: Store) -> None:
+    assert store.suppress("email", " Ana@Example.COM ", "hard bounce") is True
+    assert store.suppress("email", "ana@example.com", "spam complaint") is False  # first wins
+    assert store.suppress("sms", "+33 6 12-34-56-78", "twilio 30005") is True
+    [email, sms] = store.suppressions()
+    assert (email.channel, email.address, email.reason) == (
+        "email",
+        "ana@example.com",
+        "hard bounce",
+    )
+    assert (sms.channel, sms.address) == ("sms", "+33612345678")
+    assert store.suppressed_channels(
+        {"email": "ANA@example.com", "sms": "+33612345678", "push": "device-1"}
+    ) == {"email", "sms"}
+    # Same address under another channel, or no address: not suppressed.
+    assert store.suppressed_channels({"sms": "ana@example.com", "email": None}) == set()
+    assert store.suppressed_channels({}) == set()
+
+
+def test_concurrent_suppressions_keep_one_row(store: Store) -> None:
+    added = concurrently(6, lambda i: store.suppress("email", "ana@example.com", f"bounce {i}"))
+    assert sorted(added) == [False] * 5 + [True]
+    assert len(store.suppressions("email")) == 1
+
+
+def test_set_consent_logs_each_change_once(store: Store) -> None:
+    store.upsert_customer("c1", consent={"email": True, "sms": True})
+    assert store.set_consent("c1", "email", False, source="unsubscribe-link", detail="one-click")
+    assert not store.set_consent("c1", "email", False, source="unsubscribe-link")
+    assert store.get_customer("c1")["consent"] == {"email": False, "sms": True, "push": False}
+    assert store.set_consent("c1", "email", True, source="profile-update")
+    changes = store.consent_changes("c1")
+    assert [(c.channel, c.granted, c.source, c.purpose) for c in changes] == [
+        ("email", False, "unsubscribe-link", "marketing"),
+        ("email", True, "profile-update", "marketing"),
+    ]
+    assert changes[0].detail == "one-click" and changes[0].created_at.tzinfo is not None
+    # Nobody to unsubscribe: nothing is created or logged.
+    assert not store.set_consent("ghost", "email", False, source="unsubscribe-link")
+    assert store.get_customer("ghost") is None and store.consent_changes("ghost") == []
+    with pytest.raises(ValueError, match="consent channel 'fax'"):
+        store.set_consent("c1", "fax", False, source="unsubscribe-link")
 
 
 def test_apply_update_happens_once_per_key(store: Store) -> None:

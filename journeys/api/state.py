@@ -1,0 +1,46 @@
+"""What the API's routers share: settings, the store and the provider secrets.
+
+Built once by ``create_app`` and kept on ``app.state``; routers get it through the
+``api_state`` dependency, so tests can build an app with their own settings and store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from fastapi import Request
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.channels.twilio import TwilioSettings
+from journeys.settings import Settings
+from journeys.store import Store
+from journeys.unsubscribe import UnsubscribeSettings
+
+
+class SendGridWebhookSettings(BaseSettings):
+    """``JOURNEYS_SENDGRID_WEBHOOK_PUBLIC_KEY``: SendGrid's verification key (Mail Settings →
+    Signed Event Webhook). Without it every event post is refused, unless
+    ``JOURNEYS_SENDGRID_WEBHOOK_INSECURE=true`` says to accept unsigned ones (local testing:
+    anyone who can reach the endpoint could then suppress addresses)."""
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_SENDGRID_WEBHOOK_", extra="ignore")
+
+    public_key: str | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ApiState:
+    settings: Settings
+    store: Store
+    unsubscribe: UnsubscribeSettings
+    twilio: TwilioSettings
+    sendgrid: SendGridWebhookSettings
+    # Parsed from ``sendgrid.public_key`` at start; None when it is not set.
+    sendgrid_key: EllipticCurvePublicKey | None
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.journeys
+    return state
