@@ -122,6 +122,10 @@ class HttpSink:
 def _handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real providers do
+        # Headers and body leave in one segment, at once: without these, Nagle's algorithm
+        # and the client's delayed ACK added ~40 ms to every answer (measured).
+        disable_nagle_algorithm = True
+        wbufsize = -1
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
