@@ -20,6 +20,10 @@ from sqlmodel import Field, SQLModel
 
 CHANNELS = ("email", "sms", "push")
 # Columns of the customer row; everything else a caller sets goes to ``attributes``.
+# Ledger statuses that settle a send: a ``sent`` row never changes again.
+SENT = "sent"
+RESERVED = "reserved"
+
 PROFILE_FIELDS = ("email", "phone", "push_token", "locale", "time_zone", "consent")
 
 
