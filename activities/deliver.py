@@ -18,8 +18,8 @@ back to the next channel, like an unreachable one. When no channel sent and at l
 was refused, the activity fails for good: the journey records a failed message, which
 tells the marketer more than "suppressed" would.
 
-Database and rendering work runs in threads (``asyncio.to_thread``) because the activity
-is async and must not block the worker's event loop.
+Database work runs in threads (``asyncio.to_thread``; one hop for all the reads, as each
+hop costs about a millisecond) because the activity must not block the worker's event loop.
 """
 
 from __future__ import annotations
@@ -110,15 +110,11 @@ class DeliveryActivities:
             return result_from_ledger(request, rows)
 
     async def _deliver(self, request: DeliverRequest) -> DeliverResult:
-        rows = await asyncio.to_thread(self.store.deliveries_for_key, request.delivery_key)
+        rows, customer, suppressed = await asyncio.to_thread(self._load, request)
         if any(row.status == SENT for row in rows):
             return result_from_ledger(request, rows)
         ledger = {row.channel: row for row in rows}
-        # A reserved channel is where the last attempt stopped: the ones before it are settled.
-        start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
-        customer, suppressed = await asyncio.to_thread(
-            self._recipient, request.context.customer_id, request.channels[start:]
-        )
+        start = _resume_at(request, ledger)
         decisions = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]
         for channel in request.channels[start:]:
             row = ledger.get(channel)
@@ -171,6 +167,17 @@ class DeliveryActivities:
         activity.logger.info("delivery %s suppressed on every channel", request.delivery_key)
         return DeliverResult(status="suppressed", decisions=decisions)
 
+    def _load(self, request: DeliverRequest) -> tuple[list[Delivery], dict[str, Any], set[str]]:
+        """Ledger rows, customer and suppressions in one thread hop (each hop costs ~1 ms)."""
+        rows = self.store.deliveries_for_key(request.delivery_key)
+        if any(row.status == SENT for row in rows):
+            return rows, {}, set()
+        start = _resume_at(request, {row.channel: row for row in rows})
+        customer, suppressed = self._recipient(
+            request.context.customer_id, request.channels[start:]
+        )
+        return rows, customer, suppressed
+
     async def _send(
         self, request: DeliverRequest, channel: str, recipient: str, customer: dict[str, Any]
     ) -> str:
@@ -186,7 +193,7 @@ class DeliveryActivities:
         reserved = await self._reserve(request, channel, recipient)
         recipient = reserved.recipient or recipient  # an overlapping attempt's reservation wins
         try:
-            rendered = await asyncio.to_thread(self._render, request, channel, customer)
+            rendered = self._render(request, channel, customer)  # ~0.1 ms: no thread hop
         except Exception as err:  # Jinja raises many types; none is fixed by a retry
             reason = f"template '{request.template}' ({channel}) cannot be rendered: {err}"
             await self._fail(request, channel, "render", reason)
@@ -294,6 +301,11 @@ class DeliveryActivities:
         """Writes ``failed:<kind>`` to the ledger and fails the activity for good."""
         await self._record(request, channel, f"failed:{kind}", reason)
         raise ApplicationError(reason, type=f"DeliveryFailed:{kind}", non_retryable=True)
+
+
+def _resume_at(request: DeliverRequest, ledger: Mapping[str, Delivery]) -> int:
+    """A reserved channel is where the last attempt stopped: the ones before it are settled."""
+    return next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
 
 
 class _Capped(Exception):
