@@ -254,16 +254,10 @@ class DeliveryActivities:
         return self.templates.render(request.template, channel, customer.get("locale"), context)
 
     async def _record(
-        self,
-        request: DeliverRequest,
-        channel: str,
-        status: str,
-        reason: str = "",
-        provider_message_id: str | None = None,
-        recipient: str | None = None,
+        self, request: DeliverRequest, channel: str, status: str, reason: str = "", **fields: Any
     ) -> Delivery:
         """Writes one ledger decision; raises ``_SentElsewhere`` if the row was already sent."""
-        row = self._row(request, channel, status, reason, provider_message_id, recipient)
+        row = self._row(request, channel, status, reason, **fields)
         stored = await asyncio.to_thread(self.store.record_delivery, row)
         if stored.status == SENT and status != SENT:
             raise _SentElsewhere(channel)
@@ -271,13 +265,9 @@ class DeliveryActivities:
 
     @staticmethod
     def _row(
-        request: DeliverRequest,
-        channel: str,
-        status: str,
-        reason: str = "",
-        provider_message_id: str | None = None,
-        recipient: str | None = None,
+        request: DeliverRequest, channel: str, status: str, reason: str = "", **fields: Any
     ) -> Delivery:
+        """The ledger row for this request; ``fields``: recipient, provider_message_id."""
         return Delivery(
             delivery_key=request.delivery_key,
             channel=channel,
@@ -289,10 +279,9 @@ class DeliveryActivities:
             step_id=request.step_id,
             customer_id=request.context.customer_id,
             template=request.template,
-            recipient=recipient,
-            provider_message_id=provider_message_id,
             purpose=request.purpose,
             journey_time=request.context.now,
+            **fields,
         )
 
     async def _fail(
