@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".journeys")
     scenarios_dir: Path = Path("scenarios")
     templates_dir: Path = Path("templates")
+    loyalty_file: Path = Path("loyalty.yaml")  # points, expiry, tiers (journeys.loyalty_program)
     database_url: str | None = None
     task_queue: str = "journeys"
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
+from journeys import loyalty_models, tracking_models  # noqa: F401  (their tables)
 from journeys.store_consent import ConsentRecords
 from journeys.store_engine import add_missing_columns, engine_for, writer_lock
 from journeys.store_ledger import LedgerRecords

@@ -75,7 +75,8 @@ def add_missing_columns(engine: Engine) -> None:
 
     ``create_all`` skips existing tables, so without this a database from before a new
     column (e.g. ``deliveries.recipient``) would fail on every read. Only nullable columns
-    can be added to rows that already exist; anything else needs a real migration.
+    can be added to rows that already exist; anything else needs a real migration. Missing
+    indexes are created too.
     """
     existing = inspect(engine)
     tables = set(existing.get_table_names())
@@ -97,3 +98,8 @@ def add_missing_columns(engine: Engine) -> None:
                 connection.exec_driver_sql(
                     f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"
                 )
+            # Indexes declared since the table was created (e.g. on a column added above).
+            named = {index["name"] for index in existing.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in named:
+                    index.create(connection)

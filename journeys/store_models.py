@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Index, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -24,7 +24,7 @@ CHANNELS = ("email", "sms", "push")
 SENT = "sent"
 RESERVED = "reserved"
 
-PROFILE_FIELDS = ("email", "phone", "push_token", "locale", "time_zone", "consent")
+PROFILE_FIELDS = ("email", "phone", "push_token", "locale", "time_zone", "birthday", "consent")
 
 
 def utcnow() -> datetime:
@@ -52,7 +52,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _timestamp() -> Any:
+def timestamp_field() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -60,6 +60,10 @@ class Customer(SQLModel, table=True):
     """A customer profile. ``consent`` maps channel → bool; an absent channel = no consent."""
 
     __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_birth_month_day", "birth_month", "birth_day"),
+        Index("ix_customers_last_seen", "last_seen_at"),
+    )
 
     id: str = Field(primary_key=True)
     email: str | None = None
@@ -68,9 +72,16 @@ class Customer(SQLModel, table=True):
     locale: str = "en"
     time_zone: str = "UTC"  # IANA name: local times (wait_until, quiet hours) use it
     consent: dict[str, bool] = Field(default_factory=dict, sa_type=JSON)
+    birthday: date | None = Field(default=None, sa_type=Date)
+    # Month and day of the birthday, kept beside it so "whose birthday is on 03-05" is an
+    # indexed SQL lookup on every database (SQLite has no portable date-part function).
+    birth_month: int | None = None
+    birth_day: int | None = None
+    # The last event the customer sent: audiences of inactive customers read it.
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class Delivery(SQLModel, table=True):
@@ -112,8 +123,8 @@ class Delivery(SQLModel, table=True):
     provider_status: str | None = None
     provider_status_reason: str | None = None
     provider_status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class Suppression(SQLModel, table=True):
@@ -133,7 +144,7 @@ class Suppression(SQLModel, table=True):
     channel: str
     address: str
     reason: str = ""
-    created_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
 
 
 class ConsentChange(SQLModel, table=True):
@@ -153,7 +164,7 @@ class ConsentChange(SQLModel, table=True):
     granted: bool
     source: str  # e.g. unsubscribe-link, spam-complaint, provider-unsubscribe
     detail: str = ""
-    created_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -178,7 +189,7 @@ class OutboxMessage(SQLModel, table=True):
     locale: str = ""
     template_file: str = ""
     journey_time: datetime | None = Field(default=None, sa_type=UTCDateTime)  # workflow clock
-    created_at: datetime = _timestamp()  # wall clock
+    created_at: datetime = timestamp_field()  # wall clock
 
 
 class JourneyEntry(SQLModel, table=True):
@@ -200,7 +211,7 @@ class JourneyEntry(SQLModel, table=True):
     scenario_id: str
     customer_id: str
     workflow_id: str = ""
-    entered_at: datetime = _timestamp()
+    entered_at: datetime = timestamp_field()
     once_key: str | None = None
 
 
@@ -218,7 +229,7 @@ class AppliedUpdate(SQLModel, table=True):
     key: str = Field(unique=True)
     customer_id: str
     values: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    applied_at: datetime = _timestamp()
+    applied_at: datetime = timestamp_field()
 
 
 def customer_context(row: Customer) -> dict[str, Any]:
@@ -237,6 +248,7 @@ def customer_context(row: Customer) -> dict[str, Any]:
         "push_token": row.push_token,
         "locale": row.locale or "en",
         "time_zone": row.time_zone or "UTC",
+        "birthday": row.birthday.isoformat() if row.birthday else None,
         "consent": {channel: bool(consent.get(channel, False)) for channel in CHANNELS},
     }
 
@@ -278,6 +290,9 @@ def apply_profile(row: Customer, profile: Mapping[str, Any]) -> None:
             row.time_zone = value or "UTC"
         elif name == "locale":
             row.locale = value or "en"
+        elif name == "birthday":
+            row.birthday = value
+            row.birth_month, row.birth_day = (value.month, value.day) if value else (None, None)
         else:
             setattr(row, name, value)
 
@@ -298,6 +313,8 @@ def check_profile_value(name: str, value: Any) -> Any:
         return None
     if name == "consent":
         return _check_consent(value)
+    if name == "birthday":
+        return check_birthday(value)
     if not isinstance(value, str):
         raise ValueError(f"{name} must be text, not {value!r}")
     if name == "time_zone":
@@ -322,6 +339,22 @@ def _check_consent(value: Any) -> dict[str, bool]:
         if not isinstance(flag, bool):
             raise ValueError(f"consent.{channel} must be true or false, not {flag!r}")
     return dict(value)
+
+
+def check_birthday(value: Any) -> date:
+    """A calendar date in the past: ``1990-03-05`` (text, as CSV and JSON carry it)."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"birthday '{value}' is not a date: write YYYY-MM-DD") from None
+    if not isinstance(value, date):
+        raise ValueError(f"birthday must be a date (YYYY-MM-DD), not {value!r}")
+    if value > datetime.now(UTC).date():
+        raise ValueError(f"birthday {value.isoformat()} is in the future")
+    return value
 
 
 def check_time_zone(name: str) -> str:

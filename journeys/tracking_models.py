@@ -1,0 +1,54 @@
+"""What the system remembers about customer activity: the event log and the audience
+entries that keep a scheduled scenario from starting twice for the same occasion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from journeys.store_models import UTCDateTime, timestamp_field
+
+
+class EventRecord(SQLModel, table=True):
+    """One customer event as received; ``id`` is the event id (client-supplied or
+    generated), so the same event stored twice is one row."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_time", "customer_id", "occurred_at"),)
+
+    id: str = Field(primary_key=True)
+    customer_id: str
+    name: str
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = timestamp_field()
+    # None until routed to the journeys (the relay retries what stays None).
+    routed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AudienceEntry(SQLModel, table=True):
+    """A customer a scheduled scenario's audience scan picked, for one occasion.
+
+    ``occasion`` names what the journey is about (the birthday date, the expiry date of
+    the points, the scan's own time), so scans that run every hour start the customer's
+    journey once per occasion: the unique (scenario, customer, occasion) says so on every
+    database. ``event_id`` is the trigger event's id, derived from the three.
+    """
+
+    __tablename__ = "audience_entries"
+    __table_args__ = (
+        UniqueConstraint(
+            "scenario_id", "customer_id", "occasion", name="uq_audience_entries_occasion"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scenario_id: str
+    customer_id: str
+    occasion: str
+    event_id: str
+    created_at: datetime = timestamp_field()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
