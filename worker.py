@@ -11,22 +11,36 @@ import importlib.util
 import logging
 import py_compile
 import signal
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import workflows.audience_scan
 import workflows.journey
+import workflows.loyalty
 import workflows.steps
 from activities import build_activities
+from activities.audience import AudienceActivities
 from activities.channels.base import ChannelAdapter
 from activities.channels.selection import adapters_from_settings
+from activities.loyalty import LoyaltyActivities
 from journeys.governance import Governance
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.problems import ScenarioError
+from journeys.registry import ScenarioRegistry
+from journeys.routing import Router
+from journeys.schedules import sync_schedules
 from journeys.settings import Settings, SettingsError, load_settings
 from journeys.store import Store
 from journeys.templating import Expressions, Templates
 from journeys.temporal import connect, ensure_search_attributes
+from journeys.validate_program import check_audiences
+from workflows.audience_scan import AudienceScanWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.loyalty import LoyaltyDailyWorkflow, PurchaseWorkflow
 
 log = logging.getLogger("journeys.worker")
 
@@ -56,31 +70,62 @@ def build_worker(
     adapters: dict[str, ChannelAdapter] | None = None,
     store: Store | None = None,
     governance: Governance | None = None,
+    registry: ScenarioRegistry | None = None,
 ) -> Worker:
     """The production worker. Tests pass ``adapters`` to put a real fault or sink in the path,
-    and ``governance`` so that results do not depend on the time of day the suite runs."""
-    precompile(workflows.journey, workflows.steps)
+    and ``governance`` so that results do not depend on the time of day the suite runs.
+
+    The scenario folder and the loyalty program are loaded (and fully validated) here:
+    audience scans start journeys and the loyalty program emits tier events, both from
+    activities. A folder with any problem stops the worker with every problem listed.
+    """
+    precompile(workflows.journey, workflows.steps, workflows.audience_scan, workflows.loyalty)
     store = store or Store(settings.store_url)
     store.create_schema()
+    registry = registry or ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
+    program = LoyaltyProgram.load(settings.loyalty_file)
+    mismatches = check_audiences(list(registry.scenarios.values()), program)
+    if mismatches:
+        raise ScenarioError(mismatches)
+    router = Router(client, registry, settings.task_queue, loyalty=program)
     templates = Templates(settings.templates_dir)
     governance = governance or Governance.from_settings()
     adapters = adapters or adapters_from_settings(store)
     log.info(
         "channels: %s", ", ".join(f"{c}={type(a).__name__}" for c, a in sorted(adapters.items()))
     )
-    activities = build_activities(store, templates, Expressions(), adapters, governance)
+    activities = build_activities(store, templates, Expressions(), adapters, governance, program)
+    activities += build_program_activities(store, registry, program, router)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[JourneyWorkflow],
+        workflows=[JourneyWorkflow, AudienceScanWorkflow, PurchaseWorkflow, LoyaltyDailyWorkflow],
         activities=activities,
     )
+
+
+def build_program_activities(
+    store: Store, registry: ScenarioRegistry, program: LoyaltyProgram, router: Router
+) -> list[Callable[..., Any]]:
+    """The audience scan's and the loyalty program's activities (they need a Temporal client)."""
+    scans = AudienceActivities(store, registry, router)
+    loyalty = LoyaltyActivities(store, program, router)
+    return [
+        scans.scan_audience_page,
+        loyalty.apply_purchase,
+        loyalty.settle_points,
+        loyalty.review_tiers_page,
+        loyalty.score_rfm,
+        loyalty.apply_rfm_page,
+    ]
 
 
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client)
-    worker = build_worker(client, settings)
+    registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
+    worker = build_worker(client, settings, registry=registry)
+    await sync_schedules(client, registry, settings.task_queue)
     log.info(
         "worker on %s, namespace %s, task queue %s, store %s",
         client.service_client.config.target_host,
@@ -110,7 +155,10 @@ def main() -> None:
             f"templates folder {settings.templates_dir.resolve()} does not exist: "
             "run from the project folder or set JOURNEYS_TEMPLATES_DIR"
         )
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except ScenarioError as err:
+        raise SystemExit(f"the scenarios or the loyalty program have problems:\n{err}") from None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from activities.channels import ChannelAdapter, default_adapters
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
 from journeys.governance import Governance
+from journeys.loyalty_program import LoyaltyProgram
 from journeys.store import Store
 from journeys.templating import Expressions, Templates
 
@@ -25,14 +26,16 @@ def build_activities(
     expressions: Expressions,
     adapters: Mapping[str, ChannelAdapter] | None = None,
     governance: Governance | None = None,
+    program: LoyaltyProgram | None = None,
 ) -> list[Callable[..., Any]]:
     """The bound activity methods; channels default to the outbox for email, sms and push."""
     delivery = DeliveryActivities(store, templates, adapters or default_adapters(store), governance)
-    context = JourneyContextActivities(store, expressions)
+    context = JourneyContextActivities(store, expressions, program)
     return [
         delivery.deliver,
         context.evaluate_condition,
         context.resolve_wait_until,
         context.update_customer,
+        context.change_points,
         context.record_entry,
     ]

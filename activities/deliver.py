@@ -110,7 +110,7 @@ class DeliveryActivities:
             return result_from_ledger(request, rows)
 
     async def _deliver(self, request: DeliverRequest) -> DeliverResult:
-        rows, customer, suppressed = await asyncio.to_thread(self._load, request)
+        rows, customer, loyalty, suppressed = await asyncio.to_thread(self._load, request)
         if any(row.status == SENT for row in rows):
             return result_from_ledger(request, rows)
         ledger = {row.channel: row for row in rows}
@@ -144,7 +144,7 @@ class DeliveryActivities:
                         status="deferred", channel=channel, retry_at=opening, decisions=decisions
                     )
             try:
-                message_id = await self._send(request, channel, recipient, customer)
+                message_id = await self._send(request, channel, recipient, customer, loyalty)
             except _Capped as capped:
                 decisions.append(
                     ChannelDecision(channel=channel, status=CAPPED, reason=str(capped))
@@ -167,19 +167,28 @@ class DeliveryActivities:
         activity.logger.info("delivery %s suppressed on every channel", request.delivery_key)
         return DeliverResult(status="suppressed", decisions=decisions)
 
-    def _load(self, request: DeliverRequest) -> tuple[list[Delivery], dict[str, Any], set[str]]:
-        """Ledger rows, customer and suppressions in one thread hop (each hop costs ~1 ms)."""
+    def _load(
+        self, request: DeliverRequest
+    ) -> tuple[list[Delivery], dict[str, Any], dict[str, Any], set[str]]:
+        """Ledger rows, customer, loyalty snapshot and suppressions in one thread hop (each
+        hop costs ~1 ms)."""
         rows = self.store.deliveries_for_key(request.delivery_key)
         if any(row.status == SENT for row in rows):
-            return rows, {}, set()
+            return rows, {}, {}, set()
         start = _resume_at(request, {row.channel: row for row in rows})
         customer, suppressed = self._recipient(
             request.context.customer_id, request.channels[start:]
         )
-        return rows, customer, suppressed
+        loyalty = self.store.loyalty_snapshot(request.context.customer_id, request.context.now)
+        return rows, customer, loyalty, suppressed
 
     async def _send(
-        self, request: DeliverRequest, channel: str, recipient: str, customer: dict[str, Any]
+        self,
+        request: DeliverRequest,
+        channel: str,
+        recipient: str,
+        customer: dict[str, Any],
+        loyalty: dict[str, Any],
     ) -> str:
         """Reserve → render → adapter → sent; returns the provider message id.
 
@@ -193,7 +202,7 @@ class DeliveryActivities:
         reserved = await self._reserve(request, channel, recipient)
         recipient = reserved.recipient or recipient  # an overlapping attempt's reservation wins
         try:
-            rendered = self._render(request, channel, customer)  # ~0.1 ms: no thread hop
+            rendered = self._render(request, channel, customer, loyalty)  # ~0.1 ms: no hop
         except Exception as err:  # Jinja raises many types; none is fixed by a retry
             reason = f"template '{request.template}' ({channel}) cannot be rendered: {err}"
             await self._fail(request, channel, "render", reason)
@@ -247,10 +256,14 @@ class DeliveryActivities:
         return customer, self.store.suppressed_channels(addresses)
 
     def _render(
-        self, request: DeliverRequest, channel: str, customer: dict[str, Any]
+        self,
+        request: DeliverRequest,
+        channel: str,
+        customer: dict[str, Any],
+        loyalty: dict[str, Any],
     ) -> RenderedMessage:
         ctx = request.context
-        context = build_context(customer, ctx.event, ctx.now, ctx.last_event)
+        context = build_context(customer, ctx.event, ctx.now, ctx.last_event, loyalty, ctx.vars)
         return self.templates.render(request.template, channel, customer.get("locale"), context)
 
     async def _record(

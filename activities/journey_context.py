@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from journeys.context import build_context
 from journeys.contracts import (
+    CHANGE_POINTS,
     EVALUATE_CONDITION,
     RECORD_ENTRY,
     RESOLVE_WAIT_UNTIL,
@@ -29,6 +30,7 @@ from journeys.contracts import (
     ConditionRequest,
     EntryRequest,
     JourneyContext,
+    PointsRequest,
     UpdateRequest,
     WaitUntilRequest,
 )
@@ -39,7 +41,9 @@ from journeys.local_time import (
     shift,
     to_moment,
 )
+from journeys.loyalty_program import LoyaltyProgram
 from journeys.store import JourneyEntry, Store, blank_customer
+from journeys.store_points import InsufficientPoints
 from journeys.templating import ExpressionError, Expressions, unwrap_expression
 
 
@@ -49,16 +53,24 @@ def _final(message: str, kind: str) -> ApplicationError:
 
 
 class JourneyContextActivities:
-    def __init__(self, store: Store, expressions: Expressions) -> None:
+    def __init__(
+        self, store: Store, expressions: Expressions, program: LoyaltyProgram | None = None
+    ) -> None:
         self.store = store
         self.expressions = expressions
+        self.program = program or LoyaltyProgram()
 
-    async def _customer(self, customer_id: str) -> dict[str, Any]:
-        found = await asyncio.to_thread(self.store.get_customer, customer_id)
-        return found or blank_customer(customer_id)
+    async def _context(self, journey: JourneyContext) -> dict[str, Any]:
+        """The customer and their loyalty snapshot as they are now, in one thread hop."""
+        return await asyncio.to_thread(self._read_context, journey)
 
-    def _context(self, customer: dict[str, Any], journey: JourneyContext) -> dict[str, Any]:
-        return build_context(customer, journey.event, journey.now, journey.last_event)
+    def _read_context(self, journey: JourneyContext) -> dict[str, Any]:
+        customer_id = journey.customer_id
+        customer = self.store.get_customer(customer_id) or blank_customer(customer_id)
+        loyalty = self.store.loyalty_snapshot(customer_id, journey.now)
+        return build_context(
+            customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
+        )
 
     def _evaluate(self, source: str, context: dict[str, Any]) -> Any:
         try:
@@ -68,8 +80,8 @@ class JourneyContextActivities:
 
     @activity.defn(name=EVALUATE_CONDITION)
     async def evaluate_condition(self, request: ConditionRequest) -> bool:
-        customer = await self._customer(request.context.customer_id)
-        return bool(self._evaluate(request.expression, self._context(customer, request.context)))
+        context = await self._context(request.context)
+        return bool(self._evaluate(request.expression, context))
 
     @activity.defn(name=RESOLVE_WAIT_UNTIL)
     async def resolve_wait_until(self, request: WaitUntilRequest) -> datetime:
@@ -84,8 +96,8 @@ class JourneyContextActivities:
         """
         if request.time is None and request.at is None:
             raise _final("wait_until needs 'time', 'at' or both", "InvalidWaitUntil")
-        customer = await self._customer(request.context.customer_id)
-        zone = _zone(str(customer.get("time_zone") or "UTC"))
+        context = await self._context(request.context)
+        zone = _zone(str(context["customer"].get("time_zone") or "UTC"))
         now = request.context.now
         now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
         try:
@@ -94,7 +106,7 @@ class JourneyContextActivities:
                 assert at_time is not None
                 moment = next_local_time(now, at_time, zone)
             else:
-                value = self._evaluate(request.at, self._context(customer, request.context))
+                value = self._evaluate(request.at, context)
                 moment = to_moment(value, zone, at_time)
         except ValueError as err:
             raise _final(f"wait_until: {err}", "InvalidWaitUntil") from err
@@ -122,8 +134,7 @@ class JourneyContextActivities:
             done = await asyncio.to_thread(self.store.applied_update, key)
             if done is not None:
                 return done
-        customer = await self._customer(customer_id)
-        context = self._context(customer, request.context)
+        context = await self._context(request.context)
         values: dict[str, Any] = {}
         for name, value in request.values.items():
             expression = unwrap_expression(value)
@@ -137,6 +148,52 @@ class JourneyContextActivities:
         except ValueError as err:
             raise _final(f"update: {err}", "InvalidUpdate") from err
         return values
+
+    @activity.defn(name=CHANGE_POINTS)
+    async def change_points(self, request: PointsRequest) -> str:
+        """Awards or deducts an update step's points, once per journey entry (by ``key``).
+
+        A deduction larger than the balance takes nothing and says so in the journey's
+        timeline: the journey goes on, as it would after a refused card.
+        """
+        points: Any = request.points
+        expression = unwrap_expression(points) if isinstance(points, str) else None
+        if expression is not None:
+            points = self._evaluate(expression, await self._context(request.context))
+        if isinstance(points, float) and points.is_integer():
+            points = int(points)
+        if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+            raise _final(
+                f"points must be a whole number other than 0, not {points!r}", "InvalidPoints"
+            )
+        customer_id, at, ref = (
+            request.context.customer_id,
+            request.context.now,
+            f"journey/{request.key}",
+        )
+        if points > 0:
+            await asyncio.to_thread(
+                self.store.earn_points,
+                customer_id,
+                points,
+                source_ref=ref,
+                reason=request.reason,
+                at=at,
+                rules=self.program.points,
+            )
+            return f"awarded {points} points"
+        try:
+            await asyncio.to_thread(
+                self.store.redeem_points,
+                customer_id,
+                -points,
+                source_ref=ref,
+                reason=request.reason,
+                at=at,
+            )
+        except InsufficientPoints as err:
+            return f"deducted nothing: {err}"
+        return f"deducted {-points} points"
 
     @activity.defn(name=RECORD_ENTRY)
     async def record_entry(self, request: EntryRequest) -> bool:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from journeys.cli_customers import customers_app
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
 from journeys.problems import ScenarioError
@@ -57,6 +58,7 @@ app = _Journeys(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(customers_app, name="customers")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -168,9 +170,14 @@ def validate(
 ) -> None:
     """Check scenarios and every template they use; print each problem as file:line."""
     from journeys.validate import validate_paths
+    from journeys.validate_program import check_audiences, load_program
 
     settings = _settings()
     scenarios, problems = validate_paths(paths or [settings.scenarios_dir], settings.templates_dir)
+    program, program_problems = load_program(settings.loyalty_file)
+    problems = sorted(problems + program_problems)
+    if program is not None:
+        problems += check_audiences(scenarios, program)
     for problem in problems:
         # soft_wrap: a file:line: message line must stay one line for editors and CI
         console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
@@ -204,9 +211,12 @@ def send_event(
     ] = None,
 ) -> None:
     """Route one customer event to the journeys it starts or that wait for it."""
+    from journeys.ingest import ingest
+    from journeys.loyalty_program import LoyaltyProgram
     from journeys.registry import ScenarioRegistry
     from journeys.routing import Router
     from journeys.runtime import TemporalUnavailable, client_for
+    from journeys.store import Store
 
     settings = _settings()
     properties = dict(_property(p) for p in prop or [])
@@ -216,16 +226,22 @@ def send_event(
 
     async def main() -> None:
         client = await client_for(settings)
-        result = await Router(
+        router = Router(
             client,
             ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir),
             settings.task_queue,
-        ).route(event)
+            loyalty=LoyaltyProgram.load(settings.loyalty_file),
+        )
+        store = Store(settings.store_url)
+        store.create_schema()
+        result = await ingest(store, router, event)
         console.print(f"event {event.id} ({name}) for {customer}")
         console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
         console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
         if result.not_running:
             console.print(f"  not running (ignored): {', '.join(result.not_running)}")
+        if result.loyalty:
+            console.print("  loyalty program: purchase (points, tier)")
 
     try:
         asyncio.run(main())

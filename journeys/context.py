@@ -1,4 +1,6 @@
-"""What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``.
+"""What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
+loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM) and the
+scenario's constants, ``vars``.
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -12,7 +14,20 @@ from typing import Any
 
 from journeys.events import Event
 from journeys.scenario import Scenario
-from journeys.templating import SAMPLE_CUSTOMER, sample_now
+from journeys.templating import SAMPLE_CUSTOMER, SAMPLE_POINTS, sample_now
+
+# A customer with no wallet yet: every field present, so ``points.balance`` is 0 in a
+# template, never a strict-undefined error.
+EMPTY_POINTS: dict[str, Any] = {
+    "balance": 0,
+    "pending": 0,
+    "next_expiring_amount": 0,
+    "next_expiring_at": None,
+    "next_expiring_on": None,
+    "earned": 0,
+    "redeemed": 0,
+    "expired": 0,
+}
 
 
 def event_context(event: Event | None) -> dict[str, Any]:
@@ -31,12 +46,20 @@ def build_context(
     event: Event | None,
     now: datetime,
     last_event: Event | None = None,
+    loyalty: dict[str, Any] | None = None,
+    constants: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``loyalty``: ``Store.loyalty_snapshot`` (points, tier, segment), read with the customer."""
+    loyalty = loyalty or {}
     return {
         "customer": customer,
         "event": event_context(event),
         "last_event": event_context(last_event or event),
         "now": now,
+        "points": loyalty.get("points") or EMPTY_POINTS,
+        "tier": loyalty.get("tier"),
+        "segment": loyalty.get("segment"),
+        "vars": constants or {},
     }
 
 
@@ -49,4 +72,10 @@ def sample_context(scenario: Scenario) -> dict[str, Any]:
         customer_id=str(customer["id"]),
         properties=dict(scenario.sample.event),
     )
-    return build_context(customer, event, sample_now())
+    sample = scenario.sample
+    loyalty = {
+        "points": {**SAMPLE_POINTS, **sample.points},
+        "tier": sample.tier,
+        "segment": sample.segment,
+    }
+    return build_context(customer, event, sample_now(), loyalty=loyalty, constants=scenario.vars)

@@ -22,6 +22,7 @@ class JourneyContext(BaseModel):
     event: Event | None = None
     last_event: Event | None = None
     now: datetime
+    vars: dict[str, Any] = Field(default_factory=dict)  # the scenario's constants
 
 
 class DeliverRequest(BaseModel):
@@ -76,6 +77,15 @@ class UpdateRequest(BaseModel):
     key: str = ""
 
 
+class PointsRequest(BaseModel):
+    """An update step's ``points``: a signed number or one ``"{{ expression }}"``."""
+
+    points: int | str
+    reason: str = ""
+    context: JourneyContext
+    key: str  # "<workflow id>/<entry id>/<step id>": the wallet's reference, once per entry
+
+
 class EntryRequest(BaseModel):
     """Asks whether a customer may enter, and records the entry when they may."""
 
@@ -93,3 +103,4 @@ EVALUATE_CONDITION = "evaluate_condition"
 RESOLVE_WAIT_UNTIL = "resolve_wait_until"
 UPDATE_CUSTOMER = "update_customer"
 RECORD_ENTRY = "record_entry"
+CHANGE_POINTS = "change_points"

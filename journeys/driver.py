@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.durations import parse_duration
 from journeys.events import Event
+from journeys.ingest import ingest
 from journeys.journey_state import JourneyState, journey_id
 from journeys.routing import Router, RouteResult
+from journeys.scan_contracts import ScanInput, ScanProgress
 from journeys.store import Store
 from journeys.store_models import PROFILE_FIELDS
 
@@ -71,7 +73,7 @@ class JourneyDriver:
         event = Event(
             id=event_id or uuid.uuid4().hex, name=name, customer_id=customer_id, properties=props
         )
-        return await self.router.route(event)
+        return await ingest(self.store, self.router, event)
 
     def handle(self, scenario_id: str, customer_id: str) -> WorkflowHandle[Any, Any]:
         return self.router.client.get_workflow_handle(
@@ -102,11 +104,17 @@ class JourneyDriver:
         return await self.handle(scenario_id, customer_id).query("state", result_type=JourneyState)
 
     async def idle(self, scenario_id: str, customer_id: str) -> JourneyState:
-        """Waits until the journey is parked on a future timer or has ended (nothing in flight)."""
+        """Waits until the journey has started and is parked on a future timer or has ended
+        (nothing in flight)."""
         handle = self.handle(scenario_id, customer_id)
 
         async def parked() -> JourneyState:
-            state = await self.state(scenario_id, customer_id)
+            try:
+                state = await self.state(scenario_id, customer_id)
+            except RPCError as err:  # started indirectly (a tier change): not there yet
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                raise NotYet(f"{handle.id} has not started yet") from err
             if state.status in ("completed", "exited", "not-entered"):
                 return state
             now = await self.clock.get_current_time(handle)
@@ -115,6 +123,16 @@ class JourneyDriver:
             return state
 
         return await eventually(parked)
+
+    async def scan(self, scenario_id: str, at: datetime) -> ScanProgress:
+        """Runs a scheduled scenario's audience scan as of ``at`` (as its schedule would)."""
+        return await self.router.client.execute_workflow(
+            "AudienceScanWorkflow",
+            ScanInput(scenario_id=scenario_id, at=at),
+            id=f"scan/{scenario_id}/{uuid.uuid4().hex[:8]}",
+            task_queue=self.router.task_queue,
+            result_type=ScanProgress,
+        )
 
     def sent(self, customer_id: str) -> list[tuple[str, str]]:
         """(step id, channel) of every outbox message for the customer, oldest first."""

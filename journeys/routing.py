@@ -7,22 +7,27 @@ can never start two journeys; a listener that is not running is normal and ignor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.events import Event
 from journeys.journey_state import JourneyInput, journey_id
+from journeys.loyalty_program import LoyaltyProgram
 from journeys.registry import ScenarioRegistry
+from journeys.scan_contracts import PurchaseInput
 from journeys.scenario import Scenario
 from journeys.temporal import CUSTOMER_ID, SCENARIO_ID
 
 log = logging.getLogger(__name__)
 
 WORKFLOW = "JourneyWorkflow"
+PURCHASE_WORKFLOW = "PurchaseWorkflow"
 SIGNAL = "event"
 
 
@@ -31,6 +36,7 @@ class RouteResult:
     started_or_signalled: list[str] = field(default_factory=list)
     signalled: list[str] = field(default_factory=list)
     not_running: list[str] = field(default_factory=list)
+    loyalty: bool = False  # went to the loyalty program as a purchase
 
 
 class Router:
@@ -40,12 +46,15 @@ class Router:
         registry: ScenarioRegistry,
         task_queue: str,
         *,
+        loyalty: LoyaltyProgram | None = None,
         history_limit: int | None = None,
     ) -> None:
-        """``history_limit`` forces continue-as-new earlier than the server suggests (tests)."""
+        """``loyalty``: purchases also go to the loyalty program (points, tier).
+        ``history_limit`` forces continue-as-new earlier than the server suggests (tests)."""
         self.client = client
         self.registry = registry
         self.task_queue = task_queue
+        self.loyalty = loyalty
         self.history_limit = history_limit
 
     async def route(self, event: Event) -> RouteResult:
@@ -54,6 +63,8 @@ class Router:
         listening = self.registry.listening_to(event.name)
         calls = [self._signal_with_start(s, event, result) for s in triggered]
         calls += [self._signal(s, event, result) for s in listening]
+        if self.loyalty and event.name == self.loyalty.purchase_event:
+            calls.append(self._purchase(event, result))
         await asyncio.gather(*calls)
         log.info(
             "event %s %s for %s: trigger %s, signal %s, not running %s",
@@ -69,6 +80,11 @@ class Router:
     async def _signal_with_start(
         self, scenario: Scenario, event: Event, result: RouteResult
     ) -> None:
+        await self.trigger(scenario, event)
+        result.started_or_signalled.append(scenario.id)
+
+    async def trigger(self, scenario: Scenario, event: Event) -> None:
+        """Starts the customer's journey with ``event``, or signals the running one."""
         await self.client.start_workflow(
             WORKFLOW,
             JourneyInput(
@@ -86,7 +102,18 @@ class Router:
                 ]
             ),
         )
-        result.started_or_signalled.append(scenario.id)
+
+    async def _purchase(self, event: Event, result: RouteResult) -> None:
+        """One PurchaseWorkflow per purchase event id: a purchase routed twice earns once."""
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                PURCHASE_WORKFLOW,
+                PurchaseInput(event=event),
+                id=f"purchase/{event.id}",
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        result.loyalty = True
 
     async def _signal(self, scenario: Scenario, event: Event, result: RouteResult) -> None:
         handle = self.client.get_workflow_handle(journey_id(scenario.id, event.customer_id))

@@ -10,6 +10,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from journeys.embedded import start_embedded
+from journeys.registry import ScenarioRegistry
+from journeys.schedules import sync_schedules
 from journeys.settings import Settings
 from journeys.temporal import connect, ensure_search_attributes
 
@@ -46,9 +48,12 @@ async def running(settings: Settings, *, ui: bool = True) -> AsyncIterator[Clien
     """Server and worker, for as long as the block runs."""
     from worker import build_worker  # the worker module sits at the top level by design
 
-    async with temporal_server(settings, ui=ui) as client, build_worker(client, settings):
-        log.info("worker polling task queue %s", settings.task_queue)
-        yield client
+    registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
+    async with temporal_server(settings, ui=ui) as client:
+        await sync_schedules(client, registry, settings.task_queue)
+        async with build_worker(client, settings, registry=registry):
+            log.info("worker polling task queue %s", settings.task_queue)
+            yield client
 
 
 async def client_for(settings: Settings) -> Client:

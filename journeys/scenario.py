@@ -168,8 +168,21 @@ class SendStep(Step):
 
 
 class UpdateStep(Step):
+    """Sets profile fields or attributes, and/or awards (``points: 200``) or deducts
+    (``points: -50``) points in the wallet; ``points`` may be a ``"{{ expression }}"``."""
+
     kind: Literal["update"] = "update"
-    set: dict[str, Any] = Field(min_length=1)
+    set: dict[str, Any] = Field(default_factory=dict)
+    points: int | str | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateStep:
+        if not self.set and self.points is None:
+            raise ValueError("an update needs 'set' (values) or 'points' (+award / -deduct)")
+        if self.points == 0:
+            raise ValueError("points: 0 changes nothing: write a positive or negative number")
+        return self
 
 
 class ExitStep(Step):
@@ -188,8 +201,77 @@ STEP_KINDS: tuple[str, ...] = tuple(model.model_fields["kind"].default for model
 INTERNAL_STEP_FIELDS = ("kind", "line", "calendar_offset")
 
 
+class Schedule(_Strict):
+    """When a scheduled scenario scans its audience: ``every`` (from the worker's start)
+    or a ``cron`` line (UTC). Birthday scans run hourly so every time zone's morning is met."""
+
+    every: PositiveDuration | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("a schedule is either {every: 1h} or {cron: '0 * * * *'}")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(
+                f"'{self.cron}' is not a cron line: five fields, minute hour day month weekday"
+            )
+        return self
+
+
+class Audience(_Strict):
+    """Who a scheduled scenario picks, every filter given must hold (they combine with AND).
+
+    The first of birthday, points_expiring or inactive names the occasion a journey is
+    about (the birthday date, the expiry date, the last visit), so a customer enters once
+    per occasion however often the scan runs; with only tier or segment, once per scan.
+    """
+
+    birthday: Literal["today"] | None = None  # in the customer's own time zone
+    points_expiring: PositiveDuration | None = None  # spendable points expiring within
+    tier: list[str] | None = Field(default=None, min_length=1)
+    segment: list[str] | None = Field(default=None, min_length=1)
+    inactive: PositiveDuration | None = None  # no event for at least this long
+
+    @model_validator(mode="after")
+    def _some(self) -> Audience:
+        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+            raise ValueError(
+                "an audience needs at least one of birthday, points_expiring, tier, segment, "
+                "inactive"
+            )
+        return self
+
+
 class Trigger(_Strict):
-    event: str
+    """An event, or a schedule with an audience. A scheduled trigger's event is named
+    ``scheduled.<scenario id>``: its journeys run like any other (and a marketer can start
+    one by hand by sending that event)."""
+
+    event: str = ""
+    schedule: Schedule | None = None
+    audience: Audience | None = None
+
+    @model_validator(mode="after")
+    def _event_or_schedule(self) -> Trigger:
+        if (self.schedule is None) != (self.audience is None):
+            raise ValueError("a scheduled trigger needs both 'schedule' and 'audience'")
+        if self.schedule is None and not self.event:
+            raise ValueError("a trigger needs an event, or a schedule with an audience")
+        if self.schedule is not None and not self.event.startswith(_SCHEDULED_PREFIX):
+            raise ValueError("a trigger is an event or a schedule with an audience, not both")
+        return self
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
+
+
+_SCHEDULED_PREFIX = "scheduled."
+
+
+def scheduled_event(scenario_id: str) -> str:
+    return _SCHEDULED_PREFIX + scenario_id
 
 
 class Entry(_Strict):
@@ -219,6 +301,9 @@ class Sample(_Strict):
 
     customer: dict[str, Any] = Field(default_factory=dict)
     event: dict[str, Any] = Field(default_factory=dict)
+    points: dict[str, Any] = Field(default_factory=dict)  # over journeys.templating's sample
+    tier: str | None = "gold"
+    segment: str | None = "Loyal"
 
 
 class Scenario(_Strict):
@@ -231,10 +316,24 @@ class Scenario(_Strict):
     exit_on: list[str] = Field(default_factory=list)
     goal: Goal | None = None
     steps: list[AnyStep] = Field(min_length=1)
+    # Constants the marketer sets once for every message of the scenario (a sale's name,
+    # date and link): templates and expressions see them as ``vars.*``.
+    vars: dict[str, Any] = Field(default_factory=dict)
     sample: Sample = Sample()
     # Set by the loader: where the snapshot came from and a digest of its text.
     source: str = ""
     version: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheduled_event(cls, data: Any) -> Any:
+        """A scheduled trigger gets its event name here, where the scenario id is known."""
+        if not isinstance(data, dict):
+            return data
+        trigger = data.get("trigger")
+        if isinstance(trigger, dict) and "schedule" in trigger and "event" not in trigger:
+            return {**data, "trigger": {**trigger, "event": scheduled_event(str(data.get("id")))}}
+        return data
 
     @field_validator("id")
     @classmethod

@@ -36,7 +36,7 @@ _MAPPING_EXAMPLE = {
     "send": "{id, channel, template}",
     "wait_for": "{event, timeout}",
     "split": "{variants: [{name, weight, steps}]}",
-    "update": "{set: {attribute: value}}",
+    "update": "{set: {attribute: value}} or {points: 200}",
 }
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
 # Model field → the word the marketer wrote, for messages.

@@ -11,8 +11,9 @@ nullable columns to existing ones (``ALTER TABLE ... ADD COLUMN``), never drops 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,9 @@ from journeys import loyalty_models, tracking_models  # noqa: F401  (their table
 from journeys.store_consent import ConsentRecords
 from journeys.store_engine import add_missing_columns, engine_for, writer_lock
 from journeys.store_ledger import LedgerRecords
+from journeys.store_loyalty import LoyaltyRecords
 from journeys.store_models import (
+    CHANNELS,
     PROFILE_FIELDS,
     RESERVED,
     SENT,
@@ -38,6 +41,8 @@ from journeys.store_models import (
     customer_context,
     utcnow,
 )
+from journeys.store_points import PointsRecords
+from journeys.store_tracking import TrackingRecords
 
 __all__ = [
     "PROFILE_FIELDS",
@@ -56,7 +61,7 @@ __all__ = [
 ]
 
 
-class Store(LedgerRecords, ConsentRecords):
+class Store(LedgerRecords, ConsentRecords, PointsRecords, LoyaltyRecords, TrackingRecords):
     """Short, self-contained transactions over the journeys database."""
 
     def __init__(self, url: str) -> None:
@@ -79,6 +84,21 @@ class Store(LedgerRecords, ConsentRecords):
         with self._session() as session:
             row = session.get(Customer, customer_id)
             return customer_context(row) if row else None
+
+    def get_customer_row(self, customer_id: str) -> Customer | None:
+        """The row itself, for who must tell attributes from profile fields (``customers show``)."""
+        with self._session() as session:
+            return session.get(Customer, customer_id)
+
+    def loyalty_snapshot(self, customer_id: str, at: datetime) -> dict[str, Any]:
+        """What templates see as ``points``, ``tier`` and ``segment``, read fresh at ``at``."""
+        tier = self.tier_of(customer_id)
+        segment = self.segment_of(customer_id)
+        return {
+            "points": self.points_summary(customer_id, at),
+            "tier": tier.tier if tier else None,
+            "segment": segment.segment if segment else None,
+        }
 
     def upsert_customer(
         self,
@@ -106,6 +126,72 @@ class Store(LedgerRecords, ConsentRecords):
         # Another writer (another process) created the same customer first: apply ours on
         # top of it, outside the session above (the SQLite writer lock is not reentrant).
         return self.upsert_customer(customer_id, attributes=attributes, **profile)
+
+    def identify_customer(
+        self,
+        customer_id: str,
+        *,
+        profile: Mapping[str, Any],
+        attributes: Mapping[str, Any],
+        source: str,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """``upsert_customer`` that also logs consent changes, for ``journeys.customers``.
+
+        Each channel whose flag differs from the stored one (absent = not granted) appends
+        a ``ConsentChange`` from ``source`` dated ``at`` (default: now), in the transaction
+        that changes the flag: the flag and its proof never disagree, even after a crash.
+        """
+        for _ in range(3):  # a conflict is a racing writer creating the same customer
+            with self._session() as session:
+                row = _merge_customer(
+                    session, customer_id, attributes, profile, consent_source=source, at=at
+                )
+                try:
+                    session.commit()
+                    return customer_context(row)
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError(f"customer '{customer_id}' kept conflicting with other writers")
+
+    def identify_many(
+        self,
+        rows: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+        *,
+        source: str,
+        at: datetime | None = None,
+    ) -> int:
+        """``identify_customer`` for (id, profile, attributes) rows, all in one transaction.
+
+        All or nothing, so an import interrupted half-way leaves whole batches, never half
+        a batch; the existing rows are read (and locked) in one query. Returns how many
+        customers were created: the other rows updated one that was there.
+        """
+        ids = list(dict.fromkeys(customer_id for customer_id, _, _ in rows))
+        for _ in range(3):  # a conflict is a racing writer creating one of these customers
+            with self._session() as session:
+                # Locked in id order: two imports sharing customers wait, never deadlock.
+                query = select(Customer).where(col(Customer.id).in_(ids))
+                query = query.order_by(col(Customer.id)).with_for_update()
+                known = {row.id: row for row in session.exec(query)} if ids else {}
+                created = 0
+                for customer_id, profile, attributes in rows:
+                    row = known.get(customer_id)
+                    if row is None:
+                        created += 1
+                        row = Customer(id=customer_id)
+                    try:
+                        known[customer_id] = _change_customer(
+                            session, row, attributes, profile, consent_source=source, at=at
+                        )
+                    except ValueError as err:  # nothing is committed: the batch is undone
+                        raise ValueError(f"customer '{customer_id}': {err}") from None
+                try:
+                    session.commit()
+                    return created
+                except IntegrityError:
+                    session.rollback()
+        raise RuntimeError("an identify batch kept conflicting with other writers")
 
     def set_attributes(self, customer_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Writes values a journey computed; profile field names go to their columns."""
@@ -232,6 +318,9 @@ def _merge_customer(
     customer_id: str,
     attributes: Mapping[str, Any],
     profile: Mapping[str, Any],
+    *,
+    consent_source: str | None = None,
+    at: datetime | None = None,
 ) -> Customer:
     """Applies a profile and attribute change to the customer row (created if missing).
 
@@ -240,12 +329,44 @@ def _merge_customer(
     # FOR UPDATE (PostgreSQL): two journeys merging attributes must not lose one.
     row = session.get(Customer, customer_id, with_for_update=True)
     row = row or Customer(id=customer_id)
+    return _change_customer(session, row, attributes, profile, consent_source=consent_source, at=at)
+
+
+def _change_customer(
+    session: Session,
+    row: Customer,
+    attributes: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    *,
+    consent_source: str | None,
+    at: datetime | None,
+) -> Customer:
+    """``_merge_customer`` on a row already read; with ``consent_source``, logs consent changes."""
+    before = _granted(row)
     apply_profile(row, profile)
     if attributes:
         row.attributes = {**(row.attributes or {}), **attributes}
     row.updated_at = utcnow()
     session.add(row)
+    if consent_source is not None:
+        after = _granted(row)
+        for channel in CHANNELS:
+            if before[channel] != after[channel]:
+                change = ConsentChange(
+                    customer_id=row.id,
+                    channel=channel,
+                    granted=after[channel],
+                    source=consent_source,
+                )
+                change.created_at = at or change.created_at
+                session.add(change)
     return row
+
+
+def _granted(row: Customer) -> dict[str, bool]:
+    """The consent that counts: an absent channel is not granted (as ``set_consent`` reads it)."""
+    consent = row.consent or {}
+    return {channel: bool(consent.get(channel, False)) for channel in CHANNELS}
 
 
 def _applied(session: Session, key: str) -> AppliedUpdate | None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, nodes
 from jinja2.sandbox import SandboxedEnvironment
+
+from journeys.locale_format import local_date, money, number
 
 BLOCKS: dict[str, tuple[str, ...]] = {
     "email": ("subject", "html", "text"),
@@ -48,24 +50,6 @@ class RenderedMessage:
         return self.parts.get("html")
 
 
-def _money(value: Any, currency: str = "EUR", locale: str = "en") -> str:
-    """Format an amount the way the customer's locale writes it (without extra libraries)."""
-    amount = f"{float(value):,.2f}"
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}.get(currency, currency + " ")
-    if locale.startswith("fr"):
-        amount = amount.replace(",", "\u202f").replace(".", ",")
-        return f"{amount}\u00a0{symbol}"
-    return f"{symbol}{amount}"
-
-
-def _date(value: Any, locale: str = "en") -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime | date):
-        return value.strftime("%d/%m/%Y" if locale.startswith("fr") else "%B %-d, %Y")
-    raise TypeError(f"cannot format {value!r} as a date")
-
-
 def _sandbox(root: Path | None, autoescape: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(root)) if root else None,
@@ -76,8 +60,9 @@ def _sandbox(root: Path | None, autoescape: bool) -> SandboxedEnvironment:
         cache_size=1000,
         auto_reload=False,
     )
-    env.filters["money"] = _money
-    env.filters["date"] = _date
+    env.filters["money"] = money
+    env.filters["number"] = number
+    env.filters["date"] = local_date
     return env
 
 
@@ -252,6 +237,18 @@ SAMPLE_CUSTOMER: dict[str, Any] = {
     "first_name": "Alex",
     "last_name": "Martin",
     "consent": {"email": True, "sms": True, "push": True},
+}
+
+
+SAMPLE_POINTS: dict[str, Any] = {
+    "balance": 1250,
+    "pending": 0,
+    "next_expiring_amount": 300,
+    "next_expiring_at": "2026-02-01T00:00:00+01:00",
+    "next_expiring_on": "2026-01-31",
+    "earned": 2000,
+    "redeemed": 700,
+    "expired": 50,
 }
 
 

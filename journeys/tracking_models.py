@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from journeys.events import Event
 from journeys.store_models import UTCDateTime, timestamp_field
 
 
@@ -17,7 +18,10 @@ class EventRecord(SQLModel, table=True):
     generated), so the same event stored twice is one row."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_customer_time", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_events_customer_time", "customer_id", "occurred_at"),
+        Index("ix_events_routed", "routed_at"),
+    )
 
     id: str = Field(primary_key=True)
     customer_id: str
@@ -27,6 +31,15 @@ class EventRecord(SQLModel, table=True):
     received_at: datetime = timestamp_field()
     # None until routed to the journeys (the relay retries what stays None).
     routed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def event(self) -> Event:
+        return Event(
+            id=self.id,
+            name=self.name,
+            customer_id=self.customer_id,
+            properties=dict(self.properties or {}),
+            occurred_at=self.occurred_at,
+        )
 
 
 class AudienceEntry(SQLModel, table=True):
@@ -52,3 +65,13 @@ class AudienceEntry(SQLModel, table=True):
     event_id: str
     created_at: datetime = timestamp_field()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def derived_event(
+    event_id: str, customer_id: str, name: str, properties: dict[str, Any], at: datetime
+) -> EventRecord:
+    """An event the system derives (a tier or segment change), stored unrouted in the
+    transaction of the change itself, for ``journeys.relay`` to route."""
+    return EventRecord(
+        id=event_id, customer_id=customer_id, name=name, properties=properties, occurred_at=at
+    )

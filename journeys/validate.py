@@ -229,6 +229,16 @@ class _Checker:
                     expression = unwrap_expression(value)
                     if expression is not None:
                         yield f"{named} set.{key}", expression, step.line, False
+                if isinstance(step.points, str):
+                    expression = unwrap_expression(step.points)
+                    if expression is None:
+                        self.problem(
+                            step.line,
+                            f"{named} points must be a whole number (200, -50) or one "
+                            f'"{{{{ expression }}}}", not "{step.points}"',
+                        )
+                    else:
+                        yield f"{named} points", expression, step.line, False
 
     def expression(self, what: str, source: str, line: int, moment: bool) -> None:
         """Compile, then evaluate against the sample: a misspelt name fails here, not later.

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.driver import JourneyDriver
 from journeys.embedded import start_time_skipping
 from journeys.governance import Governance
+from journeys.loyalty_program import LoyaltyProgram
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.settings import Settings
@@ -30,6 +31,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=data,
         scenarios_dir=REPO / "scenarios",
         templates_dir=REPO / "templates",
+        loyalty_file=REPO / "loyalty.yaml",
         task_queue="journeys-test",
     )
 
@@ -71,7 +73,9 @@ def journeys(
     settings: Settings,
     store: Store,
 ) -> JourneyDriver:
-    return JourneyDriver(temporal, Router(temporal.client, registry, settings.task_queue), store)
+    program = LoyaltyProgram.load(settings.loyalty_file)
+    router = Router(temporal.client, registry, settings.task_queue, loyalty=program)
+    return JourneyDriver(temporal, router, store)
 
 
 _exit_status: list[int] = []

@@ -27,7 +27,7 @@ async def test_validate_accepts_the_shipped_scenarios(tmp_path: Path) -> None:
     code, out = await run("validate", env=environment(tmp_path))
 
     assert code == 0, out
-    assert "2 scenario(s) OK: abandoned-cart, vip-invite" in out
+    assert "4 scenario(s) OK: abandoned-cart, birthday, points-expiry, vip-invite" in out
 
 
 async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: Path) -> None:
@@ -56,13 +56,13 @@ async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: P
 # ------------------------------------------------------------------------------ demo, outbox
 
 
-async def test_demo_renders_seven_messages_that_outbox_lists_again(tmp_path: Path) -> None:
+async def test_demo_renders_eleven_messages_that_outbox_lists_again(tmp_path: Path) -> None:
     env = environment(tmp_path / "data")
 
     code, out = await run("demo", env=env, timeout=90)
 
     assert code == 0, out
-    assert re.search(r"^7 messages rendered in [\d.]+s of wall time", out, re.M), out
+    assert re.search(r"^11 messages rendered in [\d.]+s of wall time", out, re.M), out
     demo_sent = {(customer.split("-")[0], step) for _, customer, step in sent(out)}
     assert demo_sent == {
         ("ana", "reminder"),
@@ -72,6 +72,10 @@ async def test_demo_renders_seven_messages_that_outbox_lists_again(tmp_path: Pat
         ("chloé", "confirmation"),
         ("dan", "invite"),
         ("dan", "rsvp-reminder"),
+        ("eve", "greeting"),
+        ("fay", "notice"),
+        ("fay", "reminder"),
+        ("fay", "last-day-reminder"),
     }  # Ben ordered within 30 minutes: nothing for him
     assert (tmp_path / "data" / "temporal.db").is_file()
 

@@ -454,6 +454,7 @@ def test_build_activities_registers_every_contract_name(store: Store, templates:
         "evaluate_condition",
         "resolve_wait_until",
         "update_customer",
+        "change_points",
         "record_entry",
     }
     assert set(default_adapters(store)) == {"email", "sms", "push"}

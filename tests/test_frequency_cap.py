@@ -21,7 +21,7 @@ from tests.test_store import postgres_admin, store  # noqa: F401 - fixtures on b
 CAP = FrequencyCap(limit=3, window=timedelta(days=7))
 
 
-def capped_delivery(store: Store, templates: Templates) -> DeliveryActivities:  # noqa: F811
+def capped_delivery(store: Store, templates: Templates) -> DeliveryActivities:
     outbox = OutboxAdapter(store)
     governance = Governance(QuietHours({}), CAP)
     return DeliveryActivities(store, templates, {"email": outbox, "sms": outbox}, governance)
@@ -41,8 +41,8 @@ def step(number: int, purpose: str = "marketing", days_ago: int = 0) -> DeliverR
 
 
 async def test_two_journeys_racing_for_the_last_slot_send_exactly_once(
-    store: Store,  # noqa: F811 - the imported fixture
-    templates: Templates,  # noqa: F811
+    store: Store,
+    templates: Templates,
 ) -> None:
     customer(store)
     delivery = capped_delivery(store, templates)
@@ -58,8 +58,8 @@ async def test_two_journeys_racing_for_the_last_slot_send_exactly_once(
 
 
 async def test_transactional_and_old_messages_do_not_count(
-    store: Store,  # noqa: F811 - the imported fixture
-    templates: Templates,  # noqa: F811
+    store: Store,
+    templates: Templates,
 ) -> None:
     customer(store)
     delivery = capped_delivery(store, templates)
@@ -72,8 +72,8 @@ async def test_transactional_and_old_messages_do_not_count(
 
 
 async def test_a_retried_reservation_keeps_its_own_slot(
-    store: Store,  # noqa: F811 - the imported fixture
-    templates: Templates,  # noqa: F811
+    store: Store,
+    templates: Templates,
 ) -> None:
     customer(store)
     delivery = capped_delivery(store, templates)

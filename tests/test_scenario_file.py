@@ -320,7 +320,7 @@ def test_steps_without_a_shorthand_need_a_mapping() -> None:
         "s.yaml:7: step 'split-3': 'split' needs a mapping such as "
         "{variants: [{name, weight, steps}]}, not ['a', 'b']",
         "s.yaml:8: step 'update-4': 'update' needs a mapping such as "
-        "{set: {attribute: value}}, not 'points'",
+        "{set: {attribute: value}} or {points: 200}, not 'points'",
     ]
 
 

@@ -133,6 +133,7 @@ def test_customer_has_the_context_shape(store: Store) -> None:
         "push_token": None,
         "locale": "fr",
         "time_zone": "Europe/Paris",
+        "birthday": None,
         "consent": {"email": True, "sms": False, "push": False},  # absent = no consent
     }
     assert store.get_customer("nobody") is None

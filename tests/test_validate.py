@@ -83,7 +83,7 @@ def test_missing_keys(project: Path) -> None:
     write({"scenarios/a.yaml": "id: a\ntrigger: {}\nsteps:\n  - send: {id: hi, channel: sms}\n"})
     assert check() == [
         "scenarios/a.yaml:1: the scenario is missing 'name'",
-        "scenarios/a.yaml:2: 'trigger' is missing 'event'",
+        "scenarios/a.yaml:2: a trigger needs an event, or a schedule with an audience",
         "scenarios/a.yaml:4: step 'hi' is missing 'template'",
     ]
 
@@ -577,7 +577,7 @@ def test_shipped_messages_read_well(locale: str) -> None:
                     assert parser.errors == [] and parser.open == [], message.template_file
                     assert re.search(r"https://\S+", message.text), "text part has the link"
                 rendered += 1
-    assert rendered == 8
+    assert rendered == 15  # every channel of every send step of the shipped scenarios
 
 
 def test_locale_variants_are_found_by_their_exact_name(project: Path) -> None:
@@ -595,3 +595,78 @@ def test_locale_variants_are_found_by_their_exact_name(project: Path) -> None:
     assert templates.locales("msg/hello", "push") == []
     context = sample_context(parse_scenario(scenario("  - exit\n"), "inline.yaml"))
     assert templates.render("msg/hello", "email", "fr-CA", context).locale == "fr-ca"
+
+
+# --- scheduled triggers and the loyalty program -------------------------------------------
+
+
+def test_scheduled_trigger_problems(project: Path) -> None:
+    steps = "  - send: {id: hi, channel: email, template: msg/hello}\n"
+    write(
+        {
+            "scenarios/a.yaml": "id: a\nname: A\ntrigger:\n  schedule: {every: 1d}\n"
+            + "steps:\n"
+            + steps,
+            "scenarios/b.yaml": "id: b\nname: B\ntrigger:\n  schedule: {cron: '0 9 * *'}\n"
+            + "  audience: {birthday: today}\nsteps:\n"
+            + steps,
+            "scenarios/c.yaml": "id: c\nname: C\ntrigger:\n  event: x\n  schedule: {every: 1d}\n"
+            + "  audience: {inactive: 90d}\nsteps:\n"
+            + steps,
+        }
+    )
+    assert check() == [
+        "scenarios/a.yaml:3: a scheduled trigger needs both 'schedule' and 'audience'",
+        "scenarios/b.yaml:4: 'trigger': '0 9 * *' is not a cron line: five fields, minute hour day month "
+        "weekday",
+        "scenarios/c.yaml:3: a trigger is an event or a schedule with an audience, not both",
+    ]
+
+
+def test_audience_names_must_exist_in_the_loyalty_program(project: Path) -> None:
+    from journeys.loyalty_program import LoyaltyProgram
+    from journeys.validate_program import check_audiences
+
+    head = (
+        "trigger:\n  schedule: {every: 1d}\n  audience: {tier: [gold, golden], segment: [Champs]}\n"
+    )
+    write({"scenarios/a.yaml": "id: a\nname: A\n" + head + "steps:\n  - exit\n"})
+    scenarios, problems = validate_paths([Path("scenarios")], Path("templates"))
+    assert problems == []
+
+    found = [str(p) for p in check_audiences(scenarios, LoyaltyProgram())]
+    assert found == [
+        "scenarios/a.yaml:3: audience tier 'golden' is not a tier of the loyalty program "
+        "(member, silver, gold, platinum)",
+        "scenarios/a.yaml:3: audience segment 'Champs' is not an RFM segment (Hibernating, "
+        "At Risk, Cannot Lose Them, About To Sleep, Need Attention, Loyal, Promising, "
+        "New Customers, Potential Loyalists, Champions)",
+    ]
+
+
+def test_loyalty_file_problems_name_their_line(project: Path) -> None:
+    from journeys.validate_program import load_program
+
+    write(
+        {
+            "loyalty.yaml": """\
+            points:
+              per_currency_unit: -1
+              expiry: {after: 1 year}
+            tiers:
+              levels:
+                - {name: member, min_spend: 0}
+                - {name: gold, min_spend: 1000}
+                - {name: silver, min_spend: 300}
+            """
+        }
+    )
+    program, problems = load_program(Path("loyalty.yaml"))
+    assert program is None
+    assert [str(p) for p in problems] == [
+        "loyalty.yaml:2: points.per_currency_unit: Input should be greater than or equal to 0",
+        "loyalty.yaml:3: points.expiry.after: '1 year' is not a duration: write a whole number "
+        "and a unit (s, m, h, d or w), for example 30m, 1h, 2d or 1w",
+        "loyalty.yaml:4: tiers: tier levels must be listed from the lowest min_spend up",
+    ]
+    assert load_program(Path("missing.yaml"))[0] is not None  # no file: the default program

@@ -215,6 +215,7 @@ class JourneyWorkflow:
             event=p.trigger,
             last_event=p.last_event,
             now=workflow.now(),
+            vars=self.scenario.vars,
         )
 
     def deadline(self, compute: Callable[[datetime], datetime]) -> datetime:

@@ -186,12 +186,22 @@ async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessag
 
 async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, UpdateStep)
-    key = f"{workflow.info().workflow_id}/{journey.progress.entry_id}/{op.step.id}"
-    request = c.UpdateRequest(values=op.step.set, context=journey.context(), key=key)
-    applied = await workflow.execute_local_activity(
-        c.UPDATE_CUSTOMER, request, result_type=dict, **LOCAL
-    )
-    journey.note(op.step.id, "set " + ", ".join(f"{k}={v!r}" for k, v in applied.items()))
+    step = op.step
+    key = f"{workflow.info().workflow_id}/{journey.progress.entry_id}/{step.id}"
+    if step.set:
+        request = c.UpdateRequest(values=step.set, context=journey.context(), key=key)
+        applied = await workflow.execute_local_activity(
+            c.UPDATE_CUSTOMER, request, result_type=dict, **LOCAL
+        )
+        journey.note(step.id, "set " + ", ".join(f"{k}={v!r}" for k, v in applied.items()))
+    if step.points is not None:  # a field added after v1: older steps never get here
+        points = c.PointsRequest(
+            points=step.points, reason=step.reason or step.id, context=journey.context(), key=key
+        )
+        outcome = await workflow.execute_local_activity(
+            c.CHANGE_POINTS, points, result_type=str, **LOCAL
+        )
+        journey.note(step.id, outcome)
     return journey.progress.pc + 1
 
 

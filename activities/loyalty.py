@@ -1,0 +1,102 @@
+"""The loyalty program's activities: a purchase (record it, earn points, re-evaluate the
+tier) and the daily run (settle points, review tiers, score RFM).
+
+Every write is idempotent by a reference (the purchase event id, the RFM run id), so a
+retried activity changes nothing twice. Tier and segment changes are written to the event
+log, unrouted, in the transaction that made them, and routed by ``journeys.relay``: a
+crash between the two delays a ``tier.upgraded`` journey, it never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from numbers import Real
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from journeys import scan_contracts as sc
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.relay import route_pending
+from journeys.routing import Router
+from journeys.store import Store
+from journeys.store_models import utcnow
+
+
+class LoyaltyActivities:
+    def __init__(self, store: Store, program: LoyaltyProgram, router: Router) -> None:
+        self.store = store
+        self.program = program
+        self.router = router
+
+    @activity.defn(name=sc.APPLY_PURCHASE)
+    async def apply_purchase(self, input: sc.PurchaseInput) -> dict[str, Any]:
+        event = input.event
+        amount = event.properties.get(self.program.amount_property)
+        if not isinstance(amount, Real) or isinstance(amount, bool) or amount < 0:
+            raise ApplicationError(
+                f"purchase event {event.id}: '{self.program.amount_property}' must be an "
+                f"amount of money (a number, 0 or more), not {amount!r}",
+                type="InvalidPurchase",
+                non_retryable=True,
+            )
+        result = await asyncio.to_thread(
+            self._apply,
+            event.id,
+            event.customer_id,
+            float(amount),
+            event.occurred_at,
+            str(event.properties.get("currency", "")),
+        )
+        await route_pending(self.store, self.router, customer_id=event.customer_id)
+        return result
+
+    def _apply(
+        self, ref: str, customer_id: str, amount: float, occurred: datetime | None, currency: str
+    ) -> dict[str, Any]:
+        now = utcnow()
+        at = occurred or now
+        purchase, new = self.store.record_purchase(
+            customer_id, amount, source_ref=ref, occurred_at=at, currency=currency
+        )
+        points = self.program.points_for(purchase.amount)
+        if points > 0:
+            self.store.earn_points(
+                customer_id,
+                points,
+                source_ref=f"purchase/{ref}",
+                reason="purchase",
+                at=at,
+                rules=self.program.points,
+            )
+        change = self.store.evaluate_tier(customer_id, now, self.program.tiers)
+        return {
+            "new_purchase": new,
+            "points": points,
+            "tier_change": f"{change.previous} -> {change.new}" if change else None,
+        }
+
+    @activity.defn(name=sc.SETTLE_POINTS)
+    async def settle_points(self, at: datetime) -> list[int]:
+        activated, expired = await asyncio.to_thread(self.store.settle_points, at)
+        return [activated, expired]
+
+    @activity.defn(name=sc.REVIEW_TIERS_PAGE)
+    async def review_tiers_page(self, at: datetime, cursor: str) -> tuple[int, str]:
+        changes, last = await asyncio.to_thread(
+            self.store.review_tiers, at, self.program.tiers, after=cursor
+        )
+        await route_pending(self.store, self.router)
+        return len(changes), last
+
+    @activity.defn(name=sc.SCORE_RFM)
+    async def score_rfm(self, at: datetime, run_id: str) -> int:
+        return await asyncio.to_thread(self.store.score_rfm, at, self.program.rfm, run_id)
+
+    @activity.defn(name=sc.APPLY_RFM_PAGE)
+    async def apply_rfm_page(self, run_id: str, cursor: str) -> tuple[int, str]:
+        changes, last = await asyncio.to_thread(self.store.apply_rfm_run, run_id, after=cursor)
+        await route_pending(self.store, self.router)
+        return len(changes), last

@@ -1,0 +1,60 @@
+"""Checks between the scenarios and the loyalty program: an audience may only name tiers
+that ``loyalty.yaml`` defines and RFM segments that exist, or it would silently pick nobody."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.problems import Problem, ScenarioError
+from journeys.scenario import Scenario
+from journeys.store_loyalty import SEGMENTS
+from journeys.yaml_lines import LineDict, load_yaml_file
+
+SEGMENT_NAMES = tuple(name for name, _, _ in SEGMENTS)
+
+
+def load_program(path: Path) -> tuple[LoyaltyProgram | None, list[Problem]]:
+    try:
+        return LoyaltyProgram.load(path), []
+    except ScenarioError as err:
+        return None, err.problems
+
+
+def check_audiences(scenarios: list[Scenario], program: LoyaltyProgram) -> list[Problem]:
+    tiers = [level.name for level in program.tiers.levels]
+    problems = []
+    for scenario in scenarios:
+        audience = scenario.trigger.audience
+        if audience is None:
+            continue
+        line = _trigger_line(scenario)
+        for name in audience.tier or []:
+            if name not in tiers:
+                problems.append(
+                    Problem(
+                        scenario.source,
+                        line,
+                        f"audience tier '{name}' is not a tier of the loyalty program "
+                        f"({', '.join(tiers)})",
+                    )
+                )
+        for name in audience.segment or []:
+            if name not in SEGMENT_NAMES:
+                problems.append(
+                    Problem(
+                        scenario.source,
+                        line,
+                        f"audience segment '{name}' is not an RFM segment "
+                        f"({', '.join(SEGMENT_NAMES)})",
+                    )
+                )
+    return problems
+
+
+def _trigger_line(scenario: Scenario) -> int:
+    try:
+        raw = load_yaml_file(Path(scenario.source))
+    except (OSError, ValueError):
+        return 1
+    return raw.line_of("trigger") if isinstance(raw, LineDict) else 1

@@ -1,0 +1,78 @@
+"""Points expiry, end to end: the 30-day notice from the daily scan, then the reminders a
+week before and on the last day, only while those points are still there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from journeys.driver import JourneyDriver
+from journeys.locale_format import local_date, number
+from journeys.loyalty_program import Expiry, PointsRules
+
+EXPIRY = "points-expiry"
+FORTY_DAYS = PointsRules(expiry=Expiry(after=timedelta(days=40)))
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def wallet(journeys: JourneyDriver, points: int, **profile: object) -> tuple[str, datetime]:
+    """A customer holding ``points`` that expire in 40 days; returns (id, earned at)."""
+    customer = journeys.customer("expiry", time_zone="Europe/Paris", **profile)
+    now = datetime.now(UTC)
+    journeys.store.earn_points(
+        customer, points, source_ref=f"{customer}/buy", reason="purchase", at=now, rules=FORTY_DAYS
+    )
+    return customer, now
+
+
+async def test_redeeming_after_the_notice_cancels_the_reminders(journeys: JourneyDriver) -> None:
+    customer, now = wallet(journeys, 500)
+
+    progress = await journeys.scan(EXPIRY, now + timedelta(days=12))  # 28 days left
+    assert progress.started >= 1
+    await journeys.idle(EXPIRY, customer)  # the notice is out; waiting for the week before
+    assert journeys.sent(customer) == [("notice", "email")]
+
+    journeys.store.redeem_points(customer, 500, source_ref="order-1", reason="order", at=now)
+
+    state = await journeys.finish(EXPIRY, customer)
+    assert state.status == "completed"
+    assert journeys.sent(customer) == [("notice", "email")]
+
+
+async def test_partial_redemption_shows_what_is_left_in_the_customer_locale(
+    journeys: JourneyDriver,
+) -> None:
+    customer, now = wallet(journeys, 1500, locale="fr", first_name="Léa")
+    expires_on = (now + timedelta(days=40)).astimezone(PARIS).date()
+
+    await journeys.scan(EXPIRY, now + timedelta(days=12))
+    await journeys.idle(EXPIRY, customer)
+    journeys.store.redeem_points(customer, 200, source_ref="order-1", reason="order", at=now)
+    await journeys.finish(EXPIRY, customer)
+
+    notice, reminder, last_day = journeys.store.outbox_for(customer)
+    assert [m.step_id for m in (notice, reminder, last_day)] == [
+        "notice",
+        "reminder",
+        "last-day-reminder",
+    ]
+    assert number(1500, "fr") in notice.subject  # "1 500", as French writes it
+    for message in (reminder, last_day):
+        assert number(1300, "fr") in message.subject
+        assert local_date(expires_on, "fr") in message.text  # "… janvier 2027"
+        assert message.locale == "fr"
+    paris_reminder = reminder.journey_time.astimezone(PARIS)  # type: ignore[union-attr]
+    # A week before the last day, at 10:00 Paris time.
+    assert (paris_reminder.hour, (expires_on - paris_reminder.date()).days) == (10, 7)
+
+
+async def test_a_second_scan_does_not_notify_twice(journeys: JourneyDriver) -> None:
+    customer, now = wallet(journeys, 300)
+    await journeys.scan(EXPIRY, now + timedelta(days=12))
+    await journeys.idle(EXPIRY, customer)
+    again = await journeys.scan(EXPIRY, now + timedelta(days=13))
+
+    assert again.members >= 1  # the customer is still in the audience...
+    await journeys.idle(EXPIRY, customer)
+    assert journeys.sent(customer) == [("notice", "email")]  # ...but the occasion was taken
