@@ -617,8 +617,8 @@ def test_scheduled_trigger_problems(project: Path) -> None:
     )
     assert check() == [
         "scenarios/a.yaml:3: a scheduled trigger needs both 'schedule' and 'audience'",
-        "scenarios/b.yaml:4: 'trigger': '0 9 * *' is not a cron line: five fields, minute hour day month "
-        "weekday",
+        "scenarios/b.yaml:4: 'trigger': '0 9 * *' is not a cron line: five fields, minute hour "
+        "day month weekday",
         "scenarios/c.yaml:3: a trigger is an event or a schedule with an audience, not both",
     ]
 
