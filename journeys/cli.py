@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from journeys.cli_audience import audience
 from journeys.cli_customers import customers_app
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
@@ -59,6 +60,7 @@ app = _Journeys(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(customers_app, name="customers")
+app.command("audience")(audience)
 
 
 def _logging(verbose: bool = False) -> None:
