@@ -75,7 +75,7 @@ async def test_demo_renders_eleven_messages_that_outbox_lists_again(tmp_path: Pa
         ("eve", "greeting"),
         ("fay", "notice"),
         ("fay", "reminder"),
-        ("fay", "last-day-reminder"),
+        ("fay", "last-day"),
     }  # Ben ordered within 30 minutes: nothing for him
     assert (tmp_path / "data" / "temporal.db").is_file()
 

@@ -218,22 +218,26 @@ def test_concurrent_redemptions_never_overspend(store: Store) -> None:
 
 # The ledger against a model -------------------------------------------------------------
 
-RULES = [
+DAY = timedelta(days=1)
+RULES = [  # mostly spendable at once, with expiries that differ: FIFO has choices to make
     NEVER,
-    PointsRules(expiry=Expiry(after=timedelta(days=2))),
-    PointsRules(pending=timedelta(days=1), expiry=Expiry(after=timedelta(days=5))),
-    PointsRules(pending=timedelta(hours=36), expiry=Expiry(until_end_of="month")),
-    PointsRules(pending=timedelta(days=3), expiry=Expiry(after=timedelta(days=2))),  # never usable
+    PointsRules(expiry=Expiry(after=DAY)),
+    PointsRules(expiry=Expiry(after=3 * DAY)),
+    PointsRules(expiry=Expiry(until_end_of="month")),
+    PointsRules(pending=DAY, expiry=Expiry(after=5 * DAY)),
+    PointsRules(pending=timedelta(hours=36), expiry=Expiry(after=DAY, until_end_of="month")),
+    PointsRules(pending=3 * DAY, expiry=Expiry(after=2 * DAY)),  # expires before it is active
 ]
 ZONES = [None, "UTC", "America/Los_Angeles", "Asia/Tokyo"]  # None: no profile before earning
 
-EARN_OP = st.tuples(st.just("earn"), st.integers(1, 60), st.sampled_from(RULES), st.integers(0, 5))
-REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 60), st.integers(0, 3))
+EARN_OP = st.tuples(st.just("earn"), st.integers(1, 50), st.sampled_from(RULES), st.integers(0, 5))
+REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 40), st.integers(0, 3))
 # Whole days land exactly on expiries (``expires_at == now``: no longer spendable).
-ADVANCE_OP = st.tuples(st.just("advance"), st.sampled_from([1, 5, 12, 24, 36, 48, 72]))
+ADVANCE_OP = st.tuples(st.just("advance"), st.sampled_from([1, 6, 12, 24, 36, 48, 72]))
+SETTLE_OP = st.tuples(st.just("settle"))
 OPERATIONS = st.lists(
-    st.one_of(EARN_OP, REDEEM_OP, st.tuples(st.just("settle")), ADVANCE_OP, EARN_OP, REDEEM_OP),
-    max_size=16,
+    st.one_of(EARN_OP, EARN_OP, EARN_OP, REDEEM_OP, REDEEM_OP, ADVANCE_OP, SETTLE_OP),
+    max_size=20,
 )
 
 

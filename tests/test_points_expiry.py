@@ -55,7 +55,7 @@ async def test_partial_redemption_shows_what_is_left_in_the_customer_locale(
     assert [m.step_id for m in (notice, reminder, last_day)] == [
         "notice",
         "reminder",
-        "last-day-reminder",
+        "last-day",
     ]
     assert number(1500, "fr") in notice.subject  # "1 500", as French writes it
     for message in (reminder, last_day):
