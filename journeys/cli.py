@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from journeys.cli_access import events_app, keys_app
 from journeys.cli_audience import audience
 from journeys.cli_customers import customers_app
 from journeys.console import console, outbox_table, status_table, timeline_table
@@ -61,6 +62,8 @@ app = _Journeys(
 )
 app.add_typer(customers_app, name="customers")
 app.command("audience")(audience)
+app.add_typer(keys_app, name="api-keys")
+app.add_typer(events_app, name="events")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -254,9 +257,9 @@ def send_event(
 @app.command()
 def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
     """The customer's journeys and where each one is."""
-    from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError
 
+    from journeys.journey_list import customer_journeys
     from journeys.journey_state import JourneyState
     from journeys.runtime import TemporalUnavailable, client_for
 
@@ -264,17 +267,8 @@ def status(customer: Annotated[str, typer.Option(help="Customer id")]) -> None:
 
     async def main() -> list[tuple[str, JourneyState | str]]:
         client = await client_for(settings)
-        rows: list[tuple[str, JourneyState | str]] = []
-        quoted = customer.replace("\\", "\\\\").replace('"', '\\"')
-        async for info in client.list_workflows(f'CustomerId = "{quoted}"'):
-            handle = client.get_workflow_handle(info.id, run_id=info.run_id)
-            try:
-                rows.append((info.id, await handle.query("state", result_type=JourneyState)))
-            except (RPCError, WorkflowQueryFailedError) as err:  # e.g. no worker to answer
-                rows.append(
-                    (info.id, f"{info.status.name.lower() if info.status else '?'} ({err})")
-                )
-        return rows
+        found = await customer_journeys(client, customer)
+        return [(row["workflow_id"], row["state"] or row["status"]) for row in found]
 
     try:
         rows = asyncio.run(main())

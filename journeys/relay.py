@@ -1,20 +1,31 @@
 """Routing what the event log holds but has not routed yet.
 
-Events the system derives (``tier.upgraded``, ``segment.entered``) are written to the event
-log in the same transaction as the change that caused them, unrouted; this relay then
-routes them and marks them routed. A crash in between leaves them unrouted, and the next
-pass routes them: nothing derived is lost, and journeys deduplicate by event id.
+Everything accepted is stored first and routed after: events from the API, and the events
+the system derives (``tier.upgraded``, ``segment.entered``), which are written in the same
+transaction as the change that caused them. ``route_pending`` routes what is unrouted and
+marks it routed; a crash or an outage in between leaves it unrouted, and the next pass
+routes it again. Nothing accepted is lost, and journeys deduplicate by event id, so a
+second routing of the same event changes nothing.
+
+One customer's events are routed one after the other, in the order they were received
+(a trigger before the exit that follows it); different customers' go in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from itertools import groupby
 
+from journeys.events import Event
 from journeys.routing import Router
 from journeys.store import Store
 
 log = logging.getLogger(__name__)
+
+CONCURRENT_CUSTOMERS = 64
 
 
 async def route_pending(
@@ -22,9 +33,82 @@ async def route_pending(
 ) -> int:
     """Routes up to ``limit`` unrouted events, oldest first; returns how many."""
     events = await asyncio.to_thread(store.pending_events, customer_id, limit)
-    for event in events:
-        await router.route(event)
-        await asyncio.to_thread(store.mark_routed, event.id)
-    if events:
-        log.info("relay routed %d pending event(s)", len(events))
+    if not events:
+        return 0
+    gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
+    routed: list[str] = []
+
+    async def in_order(batch: list[Event]) -> None:
+        async with gate:
+            for event in batch:
+                await router.route(event)
+                routed.append(event.id)
+
+    by_customer = [list(g) for _, g in groupby(sorted(events, key=_customer), key=_customer)]
+    try:
+        await asyncio.gather(*(in_order(batch) for batch in by_customer))
+    finally:  # what did go out is marked, even when another customer's routing failed
+        if routed:
+            await asyncio.to_thread(store.mark_routed, *routed)
     return len(events)
+
+
+def _customer(event: Event) -> str:
+    return event.customer_id  # sorted() is stable: each customer's events keep their order
+
+
+class Relay:
+    """Routes pending events in the background: at once when ``kick``ed (an event was just
+    accepted), and every ``interval`` seconds anyway. When routing fails (Temporal or the
+    worker unreachable) it retries with a growing pause, up to ``max_pause``, and logs it."""
+
+    def __init__(
+        self,
+        store: Store,
+        router: Callable[[], Awaitable[Router]],
+        *,
+        interval: float = 1.0,
+        max_pause: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.interval = interval
+        self.max_pause = max_pause
+        self._wake = asyncio.Event()
+        self.failures = 0
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        pause = self.interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
+            self._wake.clear()
+            try:
+                router = await self.router()
+                while await route_pending(self.store, router) > 0:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # Temporal down, worker gone, network: retry later
+                self.failures += 1
+                pause = min(self.max_pause, max(self.interval, pause * 2))
+                log.warning("routing pending events failed (%s); retrying in %.0fs", err, pause)
+                continue
+            if self.failures:
+                log.info("routing pending events works again")
+            self.failures, pause = 0, self.interval
+
+
+@contextlib.asynccontextmanager
+async def relaying(relay: Relay) -> AsyncIterator[Relay]:
+    """Runs the relay for as long as the block runs."""
+    task = asyncio.create_task(relay.run(), name="journeys-relay")
+    try:
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

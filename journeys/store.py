@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from journeys import loyalty_models, tracking_models  # noqa: F401  (their tables)
+from journeys import access_models, loyalty_models, tracking_models  # noqa: F401  (tables)
+from journeys.store_access import AccessRecords
 from journeys.store_consent import ConsentRecords
 from journeys.store_engine import add_missing_columns, engine_for, writer_lock
 from journeys.store_ledger import LedgerRecords
@@ -61,7 +62,9 @@ __all__ = [
 ]
 
 
-class Store(LedgerRecords, ConsentRecords, PointsRecords, LoyaltyRecords, TrackingRecords):
+class Store(
+    LedgerRecords, ConsentRecords, PointsRecords, LoyaltyRecords, TrackingRecords, AccessRecords
+):
     """Short, self-contained transactions over the journeys database."""
 
     def __init__(self, url: str) -> None:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from journeys.audience_query import AudienceMember, audience_page
 from journeys.events import Event
@@ -24,48 +24,79 @@ class TrackingRecords:
     # Event log ------------------------------------------------------------------------
 
     def record_event(self, event: Event) -> bool:
-        """Stores an event once per id; False when that id was already stored.
+        """Stores an event once per id; False when that id was already stored."""
+        return self.record_events([event])[0]
 
-        The customer's ``last_seen_at`` moves forward in the same transaction (a customer
-        we had never heard of is created), so "inactive for 90 days" is one indexed column.
+    def record_events(self, events: Sequence[Event]) -> list[bool]:
+        """Stores a batch in one transaction (all or nothing); per event, whether it is new.
+
+        An id already stored (a client's retry) is skipped; the same id twice in the batch is
+        stored once. Customers' ``last_seen_at`` moves forward in the same transaction (a
+        customer we had never heard of is created), so "inactive for 90 days" is one
+        indexed column.
         """
-        occurred = event.occurred_at or utcnow()
-        with self._session() as session:
-            if session.get(EventRecord, event.id) is not None:
-                return False
-            customer = session.get(Customer, event.customer_id, with_for_update=True)
-            customer = customer or Customer(id=event.customer_id)
-            if customer.last_seen_at is None or customer.last_seen_at < occurred:
-                customer.last_seen_at = occurred
-            session.add(customer)
-            session.add(
-                EventRecord(
-                    id=event.id,
-                    customer_id=event.customer_id,
-                    name=event.name,
-                    properties=dict(event.properties),
-                    occurred_at=occurred,
-                )
-            )
-            try:
-                session.commit()
-                return True
-            except IntegrityError:  # the same id, or the same new customer, raced us
-                session.rollback()
-        return self.record_event(event) if not self.event_recorded(event.id) else False
+        for _ in range(3):  # a conflict is a racing writer of the same id or new customer
+            with self._session() as session:
+                ids = list({e.id for e in events})
+                query = select(EventRecord.id).where(col(EventRecord.id).in_(ids))
+                stored = set(session.exec(query).all())
+                fresh: dict[str, Event] = {}
+                for event in events:
+                    if event.id not in stored:
+                        fresh.setdefault(event.id, event)
+                self._see_customers(session, fresh.values())
+                session.add_all(_record(event) for event in fresh.values())
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    continue
+            first = set(fresh)
+            flags = []
+            for event in events:
+                flags.append(event.id in first)
+                first.discard(event.id)
+            return flags
+        raise RuntimeError("storing events kept conflicting with other writers")
+
+    @staticmethod
+    def _see_customers(session: Session, events: Iterable[Event]) -> None:
+        latest: dict[str, datetime] = {}
+        for event in events:
+            occurred = event.occurred_at or utcnow()
+            latest[event.customer_id] = max(occurred, latest.get(event.customer_id, occurred))
+        if not latest:
+            return
+        query = (
+            select(Customer)
+            .where(col(Customer.id).in_(sorted(latest)))
+            .order_by(col(Customer.id))  # one lock order (PostgreSQL): no deadlock
+            .with_for_update()
+        )
+        known = {row.id: row for row in session.exec(query).all()}
+        for customer_id, seen in latest.items():
+            row = known.get(customer_id) or Customer(id=customer_id)
+            if row.last_seen_at is None or row.last_seen_at < seen:
+                row.last_seen_at = seen
+            session.add(row)
 
     def event_recorded(self, event_id: str) -> bool:
         with self._session() as session:
             return session.get(EventRecord, event_id) is not None
 
-    def mark_routed(self, event_id: str, at: datetime | None = None) -> None:
+    def mark_routed(self, *event_ids: str) -> None:
         with self._session() as session:
             session.execute(
                 update(EventRecord)
-                .where(col(EventRecord.id) == event_id)
-                .values(routed_at=at or utcnow())
+                .where(col(EventRecord.id).in_(event_ids))
+                .values(routed_at=utcnow())
             )
             session.commit()
+
+    def pending_count(self) -> int:
+        with self._session() as session:
+            query = select(func.count()).where(col(EventRecord.routed_at).is_(None))
+            return int(session.exec(query).one())
 
     def pending_events(self, customer_id: str | None = None, limit: int = 500) -> list[Event]:
         """Stored but not routed yet, oldest first (see ``journeys.relay``)."""
@@ -140,3 +171,13 @@ class TrackingRecords:
                 .values(started_at=at)
             )
             session.commit()
+
+
+def _record(event: Event) -> EventRecord:
+    return EventRecord(
+        id=event.id,
+        customer_id=event.customer_id,
+        name=event.name,
+        properties=dict(event.properties),
+        occurred_at=event.occurred_at or utcnow(),
+    )

@@ -230,8 +230,9 @@ RULES = [  # mostly spendable at once, with expiries that differ: FIFO has choic
 ]
 ZONES = [None, "UTC", "America/Los_Angeles", "Asia/Tokyo"]  # None: no profile before earning
 
-EARN_OP = st.tuples(st.just("earn"), st.integers(1, 50), st.sampled_from(RULES), st.integers(0, 5))
-REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 40), st.integers(0, 3))
+AGAIN = st.sampled_from([False, False, False, True])  # True: the previous reference again
+EARN_OP = st.tuples(st.just("earn"), st.integers(1, 50), st.sampled_from(RULES), AGAIN)
+REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 40), AGAIN)
 # Whole days land exactly on expiries (``expires_at == now``: no longer spendable).
 ADVANCE_OP = st.tuples(st.just("advance"), st.sampled_from([1, 6, 12, 24, 36, 48, 72]))
 SETTLE_OP = st.tuples(st.just("settle"))
@@ -287,11 +288,14 @@ def test_the_ledger_always_adds_up(
     redeemed: dict[str, int] = {}
     totals = {EARN: 0, REDEEM: 0, EXPIRE: 0}
     now = start
-    for operation in operations:
+    refs = {"earn": f"{customer}/order-0", "redeem": f"{customer}/basket-0"}
+    for step, operation in enumerate(operations):
         before = snapshot(store, customer)
+        if operation[0] in refs and not operation[-1]:
+            refs[operation[0]] = f"{customer}/{operation[0]}-{step}"
         if operation[0] == "earn":
-            _, points, rules, number = operation
-            ref = f"{customer}/order-{number}"
+            _, points, rules, _ = operation
+            ref = refs["earn"]
             lot = earn(store, customer, points, ref, now, rules)
             if ref in lots:  # the same purchase again: nothing changes
                 assert snapshot(store, customer) == before
@@ -302,8 +306,8 @@ def test_the_ledger_always_adds_up(
             lots[ref] = Lot(ref, points, points, status, now, now + rules.pending, expires, lot.id)
             totals[EARN] += points
         elif operation[0] == "redeem":
-            _, points, number = operation
-            ref = f"{customer}/basket-{number}"
+            _, points, _ = operation
+            ref = refs["redeem"]
             if ref in redeemed:
                 assert redeem(store, customer, points, ref, now) == redeemed[ref]
                 assert snapshot(store, customer) == before

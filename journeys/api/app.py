@@ -11,14 +11,18 @@ shares its event loop with the Temporal worker, which a blocking call would stal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI
 
 from activities.channels.twilio import TwilioSettings
-from journeys.api import provider_events, unsubscribe
+from journeys.api import customers, events, provider_events, scenarios, unsubscribe
 from journeys.api.signatures import load_sendgrid_public_key
 from journeys.api.state import ApiState, SendGridWebhookSettings
+from journeys.api.temporal_link import TemporalLink
+from journeys.registry import ScenarioRegistry
+from journeys.relay import Relay
 from journeys.settings import Settings, SettingsError
 from journeys.store import Store
 from journeys.unsubscribe import UnsubscribeSettings
@@ -33,6 +37,9 @@ def create_app(
     unsubscribe_settings: UnsubscribeSettings | None = None,
     twilio: TwilioSettings | None = None,
     sendgrid: SendGridWebhookSettings | None = None,
+    registry: ScenarioRegistry | None = None,
+    temporal: TemporalLink | None = None,
+    relay: Relay | None = None,
 ) -> FastAPI:
     """The app over ``store``; provider settings default to the environment.
 
@@ -56,7 +63,9 @@ def create_app(
         )
     app = FastAPI(
         title="Journeys",
-        summary="Loyalty journeys on Temporal: unsubscribe links and provider webhooks.",
+        summary="Loyalty journeys on Temporal: customer events and profiles, unsubscribe "
+        "links and provider webhooks.",
+        description=API_DESCRIPTION,
         version="0.1.0",
     )
     app.state.journeys = ApiState(
@@ -66,7 +75,13 @@ def create_app(
         twilio=twilio or TwilioSettings(),
         sendgrid=sendgrid,
         sendgrid_key=sendgrid_key,
+        registry=registry or load_registry(settings),
+        relay=relay,
+        journeys=temporal.journeys if temporal else None,
     )
+    app.include_router(events.router)
+    app.include_router(customers.router)
+    app.include_router(scenarios.router)
     app.include_router(unsubscribe.router)
     app.include_router(provider_events.router)
 
@@ -75,4 +90,36 @@ def create_app(
         """The process answers (no dependency is checked: that is what readiness is for)."""
         return {"status": "ok"}
 
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> dict[str, str]:
+        """Ready when the store answers: events can be accepted (routing may lag)."""
+        state: ApiState = app.state.journeys
+        pending = await asyncio.to_thread(state.store.pending_count)
+        return {"status": "ready", "pending_events": str(pending)}
+
     return app
+
+
+def load_registry(settings: Settings) -> ScenarioRegistry:
+    """The scenario folder, or none (the API still takes events: the worker routes them)."""
+    if not settings.scenarios_dir.is_dir():
+        log.warning(
+            "no scenario folder at %s: GET /v1/scenarios lists none", settings.scenarios_dir
+        )
+        return ScenarioRegistry([])
+    return ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
+
+
+API_DESCRIPTION = """
+Send customer events and profiles; every `/v1` call needs `Authorization: Bearer <key>`
+(create one with `journeys api-keys create NAME`).
+
+* `POST /v1/events` — one event: `{"customer_id", "name", "properties"?, "id"?, "occurred_at"?}`.
+  `202` means stored: it will reach its journeys even if Temporal is down right now.
+  Give your own `id` to make retries safe (the same id is applied once).
+* `POST /v1/events/batch` — `{"events": [...]}`, up to 500, stored all or none.
+* `PUT /v1/customers/{id}` — create or update a profile; `GET` reads it back with points,
+  tier and segment; `GET /v1/customers/{id}/journeys` lists its journeys.
+
+A bad request gets a `4xx` whose message names the field; nothing is written.
+"""

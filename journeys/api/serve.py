@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from temporalio.client import Client
 
+from journeys.api.temporal_link import TemporalLink
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.relay import Relay, relaying
 from journeys.settings import Settings
 from journeys.store import Store
 
@@ -88,12 +92,18 @@ async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[Serving]:
 
 
 @contextlib.asynccontextmanager
-async def serving_api(settings: Settings, store: Store | None = None) -> AsyncIterator[Serving]:
-    """The production app over the configured store, on JOURNEYS_API_HOST:JOURNEYS_API_PORT."""
-    from journeys.api.app import create_app
+async def serving_api(
+    settings: Settings, store: Store | None = None, client: Client | None = None
+) -> AsyncIterator[Serving]:
+    """The production app over the configured store, on JOURNEYS_API_HOST:JOURNEYS_API_PORT,
+    with the relay that routes the events it stores (connecting to Temporal when it can)."""
+    from journeys.api.app import create_app, load_registry
 
     store = store or Store(settings.store_url)
     await asyncio.to_thread(store.create_schema)
-    app = create_app(settings, store)
-    async with serving(app, settings.api_host, settings.api_port) as served:
+    registry = load_registry(settings)
+    link = TemporalLink(settings, registry, LoyaltyProgram.load(settings.loyalty_file), client)
+    relay = Relay(store, link.router)
+    app = create_app(settings, store, registry=registry, temporal=link, relay=relay)
+    async with serving(app, settings.api_host, settings.api_port) as served, relaying(relay):
         yield served

@@ -6,13 +6,17 @@ Built once by ``create_app`` and kept on ``app.state``; routers get it through t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import Request
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.channels.twilio import TwilioSettings
+from journeys.registry import ScenarioRegistry
+from journeys.relay import Relay
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.unsubscribe import UnsubscribeSettings
@@ -39,6 +43,11 @@ class ApiState:
     sendgrid: SendGridWebhookSettings
     # Parsed from ``sendgrid.public_key`` at start; None when it is not set.
     sendgrid_key: EllipticCurvePublicKey | None
+    registry: ScenarioRegistry
+    # Routes stored events; None: events are stored and routed by another process's relay.
+    relay: Relay | None = None
+    # A customer's journeys from Temporal; None when the API has no Temporal connection.
+    journeys: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 def api_state(request: Request) -> ApiState:

@@ -1,0 +1,49 @@
+"""The API's connection to Temporal, made on first use and remade after a failure.
+
+The API must accept events while Temporal is down (they are stored, and the relay routes
+them once it is back), so nothing in the API waits for a connection at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+
+from journeys.journey_list import customer_journeys
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.registry import ScenarioRegistry
+from journeys.routing import Router
+from journeys.settings import Settings
+
+
+class TemporalLink:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ScenarioRegistry,
+        program: LoyaltyProgram,
+        client: Client | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.program = program
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        from journeys.runtime import client_for  # the runtime imports the worker: lazily
+
+        async with self._lock:
+            if self._client is None:
+                self._client = await client_for(self.settings)
+            return self._client
+
+    async def router(self) -> Router:
+        return Router(
+            await self.client(), self.registry, self.settings.task_queue, loyalty=self.program
+        )
+
+    async def journeys(self, customer_id: str) -> list[dict[str, Any]]:
+        return await customer_journeys(await self.client(), customer_id)

@@ -1,0 +1,72 @@
+"""``journeys api-keys`` (create, list, revoke) and ``journeys events pending``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from journeys.console import console
+
+keys_app = typer.Typer(help="API keys for the HTTP API's /v1 endpoints.", no_args_is_help=True)
+events_app = typer.Typer(help="The event log.", no_args_is_help=True)
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from journeys.cli import _settings
+    from journeys.store import Store
+
+    store = Store(_settings().store_url)
+    store.create_schema()
+    return store
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="What will use it, e.g. shop-backend")],
+) -> None:
+    """Create a key and print it once: only its hash is stored."""
+    from journeys.cli import _fail
+
+    try:
+        key, _ = _store().create_api_key(name)
+    except ValueError as err:
+        raise _fail(str(err)) from None
+    console.print(f"API key '{name}' (shown once; store it as a secret):", highlight=False)
+    print(key)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every key's name, public part and state (never the key itself)."""
+    table = Table("name", "lookup", "created", "revoked")
+    for row in _store().api_keys():
+        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
+        table.add_row(row.name, row.lookup, row.created_at.isoformat(timespec="seconds"), revoked)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(name: Annotated[str, typer.Argument(help="The key's name or lookup part")]) -> None:
+    """Revoke keys by name (or lookup part): requests with them get 401 from now on."""
+    from journeys.cli import _fail
+
+    count = _store().revoke_api_key(name)
+    if not count:
+        raise _fail(f"no active API key named '{name}'")
+    console.print(f"revoked {count} key(s) named '{name}'")
+
+
+@events_app.command("pending")
+def pending(limit: Annotated[int, typer.Option(help="How many to list")] = 20) -> None:
+    """Events stored but not routed yet (Temporal or the worker unreachable), oldest first."""
+    store = _store()
+    events = store.pending_events(None, limit)
+    if events:
+        table = Table("id", "customer", "name", "occurred at")
+        for event in events:
+            occurred = event.occurred_at.isoformat(timespec="seconds") if event.occurred_at else ""
+            table.add_row(event.id, event.customer_id, event.name, occurred)
+        console.print(table)
+    console.print(f"{store.pending_count()} event(s) waiting to be routed")
