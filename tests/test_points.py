@@ -238,6 +238,7 @@ ADVANCE_OP = st.tuples(st.just("advance"), st.sampled_from([1, 6, 12, 24, 36, 48
 SETTLE_OP = st.tuples(st.just("settle"))
 OPERATIONS = st.lists(
     st.one_of(EARN_OP, EARN_OP, EARN_OP, REDEEM_OP, REDEEM_OP, ADVANCE_OP, SETTLE_OP),
+    min_size=6,
     max_size=20,
 )
 
