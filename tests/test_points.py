@@ -232,7 +232,8 @@ ZONES = [None, "UTC", "America/Los_Angeles", "Asia/Tokyo"]  # None: no profile b
 
 AGAIN = st.sampled_from([False, False, False, True])  # True: the previous reference again
 EARN_OP = st.tuples(st.just("earn"), st.integers(1, 50), st.sampled_from(RULES), AGAIN)
-REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 40), AGAIN)
+# A share of the spendable balance, in tenths: 11 and 12 ask for more than there is.
+REDEEM_OP = st.tuples(st.just("redeem"), st.integers(1, 12), AGAIN)
 # Whole days land exactly on expiries (``expires_at == now``: no longer spendable).
 ADVANCE_OP = st.tuples(st.just("advance"), st.sampled_from([1, 6, 12, 24, 36, 48, 72]))
 SETTLE_OP = st.tuples(st.just("settle"))
@@ -307,14 +308,15 @@ def test_the_ledger_always_adds_up(
             lots[ref] = Lot(ref, points, points, status, now, now + rules.pending, expires, lot.id)
             totals[EARN] += points
         elif operation[0] == "redeem":
-            _, points, _ = operation
             ref = refs["redeem"]
+            usable = sorted((lot for lot in lots.values() if lot.spendable(now)), key=Lot.fifo)
+            balance = sum(lot.remaining for lot in usable)
+            points = max(1, balance * operation[1] // 10)
             if ref in redeemed:
                 assert redeem(store, customer, points, ref, now) == redeemed[ref]
                 assert snapshot(store, customer) == before
                 continue
-            usable = sorted((lot for lot in lots.values() if lot.spendable(now)), key=Lot.fifo)
-            if sum(lot.remaining for lot in usable) < points:
+            if balance < points:
                 with pytest.raises(InsufficientPoints):
                     redeem(store, customer, points, ref, now)
                 assert snapshot(store, customer) == before
