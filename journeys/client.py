@@ -65,7 +65,7 @@ class JourneysClient:
         self._send = retry(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
             reraise=True,
         )(self._send_once)
 
