@@ -37,5 +37,6 @@ def build_activities(
         context.resolve_wait_until,
         context.update_customer,
         context.change_points,
+        context.record_fact,
         context.record_entry,
     ]

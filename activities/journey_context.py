@@ -25,10 +25,12 @@ from journeys.contracts import (
     CHANGE_POINTS,
     EVALUATE_CONDITION,
     RECORD_ENTRY,
+    RECORD_FACT,
     RESOLVE_WAIT_UNTIL,
     UPDATE_CUSTOMER,
     ConditionRequest,
     EntryRequest,
+    FactRequest,
     JourneyContext,
     PointsRequest,
     UpdateRequest,
@@ -45,6 +47,7 @@ from journeys.loyalty_program import LoyaltyProgram
 from journeys.store import JourneyEntry, Store, blank_customer
 from journeys.store_points import InsufficientPoints
 from journeys.templating import ExpressionError, Expressions, unwrap_expression
+from journeys.tracking_models import JourneyFact
 
 
 def _final(message: str, kind: str) -> ApplicationError:
@@ -194,6 +197,10 @@ class JourneyContextActivities:
         except InsufficientPoints as err:
             return f"deducted nothing: {err}"
         return f"deducted {-points} points"
+
+    @activity.defn(name=RECORD_FACT)
+    async def record_fact(self, request: FactRequest) -> None:
+        await asyncio.to_thread(self.store.record_fact, JourneyFact(**request.model_dump()))
 
     @activity.defn(name=RECORD_ENTRY)
     async def record_entry(self, request: EntryRequest) -> bool:

@@ -20,6 +20,7 @@ from rich.markup import escape
 from journeys.cli_access import events_app, keys_app
 from journeys.cli_audience import audience
 from journeys.cli_customers import customers_app
+from journeys.cli_stats import stats
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
 from journeys.problems import ScenarioError
@@ -62,6 +63,7 @@ app = _Journeys(
 )
 app.add_typer(customers_app, name="customers")
 app.command("audience")(audience)
+app.command("stats")(stats)
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(events_app, name="events")
 

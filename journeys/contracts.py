@@ -97,6 +97,19 @@ class EntryRequest(BaseModel):
     now: datetime
 
 
+class FactRequest(BaseModel):
+    """A fact for the funnels (``journeys.tracking_models.JourneyFact``)."""
+
+    workflow_id: str
+    entry_id: str
+    scenario_id: str
+    customer_id: str
+    kind: Literal["entered", "waiting", "goal", "completed", "exited"]
+    step_id: str = ""
+    detail: str = ""
+    at: datetime
+
+
 # Activity names, shared by the workflow (caller) and the worker (implementer).
 DELIVER = "deliver"
 EVALUATE_CONDITION = "evaluate_condition"
@@ -104,3 +117,4 @@ RESOLVE_WAIT_UNTIL = "resolve_wait_until"
 UPDATE_CUSTOMER = "update_customer"
 RECORD_ENTRY = "record_entry"
 CHANGE_POINTS = "change_points"
+RECORD_FACT = "record_fact"

@@ -13,9 +13,10 @@ from sqlmodel import Session, col, select
 
 from journeys.audience_query import AudienceMember, audience_page
 from journeys.events import Event
-from journeys.scenario import Audience
+from journeys.funnel import Funnel, count_funnel
+from journeys.scenario import Audience, Scenario
 from journeys.store_models import Customer, utcnow
-from journeys.tracking_models import AudienceEntry, EventRecord
+from journeys.tracking_models import AudienceEntry, EventRecord, JourneyFact
 
 
 class TrackingRecords:
@@ -113,6 +114,21 @@ class TrackingRecords:
             query = select(EventRecord).where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.occurred_at).desc()).limit(limit)
             return list(session.exec(query).all())
+
+    # Journey facts (funnels) --------------------------------------------------------------
+
+    def record_fact(self, fact: JourneyFact) -> None:
+        """Writes a fact once; the same fact again (a retried local activity) is ignored."""
+        with self._session() as session:
+            session.add(fact)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+
+    def funnel(self, scenario: Scenario, since: datetime, until: datetime) -> Funnel:
+        with self._session() as session:
+            return count_funnel(session, scenario, since, until)
 
     # Scheduled audiences --------------------------------------------------------------
 

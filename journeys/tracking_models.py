@@ -75,3 +75,28 @@ def derived_event(
     return EventRecord(
         id=event_id, customer_id=customer_id, name=name, properties=properties, occurred_at=at
     )
+
+
+class JourneyFact(SQLModel, table=True):
+    """What a journey did, as it happened: the facts funnels count.
+
+    ``kind``: ``entered``, ``waiting`` (at a wait step: ``step_id``), ``goal``, and one end,
+    ``completed`` or ``exited`` (``detail``: the exit event or the reason). One row per
+    (workflow, entry, kind, step): the local activity that writes it may run twice.
+    """
+
+    __tablename__ = "journey_facts"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "entry_id", "kind", "step_id", name="uq_journey_facts"),
+        Index("ix_journey_facts_scenario", "scenario_id", "kind", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str
+    entry_id: str
+    scenario_id: str
+    customer_id: str
+    kind: str
+    step_id: str = ""
+    detail: str = ""
+    at: datetime = Field(sa_type=UTCDateTime)  # the journey's clock

@@ -34,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.steps import HANDLERS, LOCAL, condition
 
+# Patch: journeys record facts for the funnels (entered, waiting at a step, goal, end).
+FACTS_PATCH = "journey-facts"
+
 
 class Interrupted(Exception):
     """Events are queued (or history is long): the loop must look before going on."""
@@ -117,6 +120,7 @@ class JourneyWorkflow:
         p.deadline = None
         p.inbox.clear()
         self.note("end", p.exit_reason or "completed")
+        await self.fact("exited" if p.exit_reason else "completed", detail=p.exit_reason)
         p.status = "exited" if p.exit_reason else "completed"
         if self.scenario.entry.once_per and p.entered_at:
             p.status, p.hold_until = "holding", p.entered_at + self.scenario.entry.once_per
@@ -142,7 +146,10 @@ class JourneyWorkflow:
         p = self.progress
         while p.queue and not (p.exit_reason and p.status == "running"):
             event = p.queue.pop(0)
-            effects = [self._goal(event), await self._route(event)]
+            goal = self._goal(event)
+            if goal == "goal reached":
+                await self.fact("goal", detail=event.name)
+            effects = [goal, await self._route(event)]
             if event.name in self._awaitable and p.status == "running" and not p.exit_reason:
                 p.inbox = [*p.inbox, event][-INBOX_LIMIT:]
                 effects.append("kept for wait_for")
@@ -178,11 +185,14 @@ class JourneyWorkflow:
             if p.status == "waiting-for-trigger":
                 p.status = "not-entered"
             return "did not enter"
+        if restarting:
+            await self.fact("exited", detail=f"restarted by {event.name}")
         p.status, p.entry_id, p.pc, p.deadline = "running", event.id, 0, None
         p.trigger = p.last_event = event
         p.entries += 1
         p.entered_at = workflow.now()
         p.exit_reason, p.goal_reached_at, p.inbox = "", None, []
+        await self.fact("entered")
         return "restarted" if restarting else "entered"
 
     async def _may_enter(self, trigger: Event) -> bool:
@@ -207,6 +217,23 @@ class JourneyWorkflow:
         )
 
     # ---- helpers for step handlers --------------------------------------------------------
+
+    async def fact(self, kind: str, step_id: str = "", detail: str = "") -> None:
+        """Records a fact for the funnels (``journey_facts``). Journeys whose history
+        predates facts replay without them (the patch marker is absent there)."""
+        if not workflow.patched(FACTS_PATCH):
+            return
+        request = c.FactRequest(
+            workflow_id=workflow.info().workflow_id,
+            entry_id=self.progress.entry_id or "",
+            scenario_id=self.scenario.id,
+            customer_id=self.customer_id,
+            kind=kind,  # type: ignore[arg-type]
+            step_id=step_id,
+            detail=detail,
+            at=workflow.now(),
+        )
+        await workflow.execute_local_activity(c.RECORD_FACT, request, **LOCAL)
 
     def context(self) -> c.JourneyContext:
         p = self.progress

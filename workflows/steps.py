@@ -54,6 +54,8 @@ Handler = Callable[["JourneyWorkflow", Op], Awaitable[int | None]]
 
 async def run_wait(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, WaitStep)
+    if journey.progress.deadline is None:  # not when resuming after an interruption
+        await journey.fact("waiting", op.step.id)
     await journey.wait_until(journey.deadline(lambda now: now + op.step.duration))
     return journey.progress.pc + 1
 
@@ -62,6 +64,7 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, WaitUntilStep)
     if journey.progress.deadline is None:
+        await journey.fact("waiting", step.id)
         request = c.WaitUntilRequest(
             time=step.time,
             at=step.at,
@@ -80,6 +83,8 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
 async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, WaitForStep)
+    if journey.progress.deadline is None:
+        await journey.fact("waiting", step.id)
     deadline = journey.deadline(lambda now: now + step.timeout)
     while True:
         event = await journey.wait_for_event(step.event, deadline)

@@ -1,14 +1,19 @@
-"""``GET /v1/scenarios``: the scenarios in force, as the API process loaded them."""
+"""``GET /v1/scenarios``: the scenarios in force, as the API process loaded them, and
+``GET /v1/scenarios/{id}/funnel``: how each one performs, step by step."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from journeys.api.auth import Authorized
 from journeys.api.state import ApiState, api_state
+from journeys.funnel import Funnel
+from journeys.store_models import utcnow
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
 State = Annotated[ApiState, Depends(api_state)]
@@ -42,3 +47,28 @@ async def list_scenarios(state: State, _: Authorized) -> list[ScenarioOut]:
             )
         )
     return out
+
+
+@router.get("/{scenario_id}/funnel", response_model=Funnel)
+async def funnel(
+    scenario_id: str,
+    state: State,
+    _: Authorized,
+    since: Annotated[
+        datetime | None, Query(description="Entries from (default: 30 days ago)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Entries before (default: now)")] = None,
+) -> Funnel:
+    """Per scenario and step, for the entries that began in [since, until): entered, running,
+    completed, exited by reason, goal converted; per step: waiting now, and per channel
+    decision of each send step: sent, suppressed and failed by reason, in flight."""
+    scenario = state.registry.scenarios.get(scenario_id)
+    if scenario is None:
+        raise HTTPException(status_code=404, detail=f"no scenario '{scenario_id}'")
+    until = _aware(until) or utcnow()
+    since = _aware(since) or until - timedelta(days=30)
+    return await asyncio.to_thread(state.store.funnel, scenario, since, until)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
