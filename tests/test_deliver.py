@@ -455,6 +455,7 @@ def test_build_activities_registers_every_contract_name(store: Store, templates:
         "resolve_wait_until",
         "update_customer",
         "change_points",
+        "record_fact",
         "record_entry",
     }
     assert set(default_adapters(store)) == {"email", "sms", "push"}
