@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_alive
 from journeys.events import Event
@@ -38,10 +39,16 @@ class AudienceActivities:
         return await keep_alive(self._scan_page(request))
 
     async def _scan_page(self, request: ScanPageRequest) -> ScanPageResult:
-        scenario = self.registry.get(request.scenario_id)
-        audience = scenario.trigger.audience
-        if audience is None:
-            raise ValueError(f"scenario '{scenario.id}' has no audience (not a scheduled trigger)")
+        scenario = self.registry.scenarios.get(request.scenario_id)
+        audience = scenario.trigger.audience if scenario else None
+        if scenario is None or audience is None:
+            # A worker with another scenario folder (a rolling deploy): retrying cannot help,
+            # and a scan stuck retrying would make its schedule skip every later run.
+            raise ApplicationError(
+                f"this worker has no scheduled scenario '{request.scenario_id}'",
+                type="UnknownScenario",
+                non_retryable=True,
+            )
         members, cursor = await asyncio.to_thread(
             self.store.audience_page, audience, request.at, request.cursor, request.limit
         )

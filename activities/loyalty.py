@@ -57,7 +57,7 @@ class LoyaltyActivities:
         self, ref: str, customer_id: str, amount: float, occurred: datetime | None, currency: str
     ) -> dict[str, Any]:
         now = utcnow()
-        at = occurred or now
+        at = min(occurred or now, now)  # a client clock ahead must not put it in the future
         purchase, new = self.store.record_purchase(
             customer_id, amount, source_ref=ref, occurred_at=at, currency=currency
         )

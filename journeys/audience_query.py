@@ -153,9 +153,11 @@ _MICROSECOND = datetime.resolution
 
 
 def _age(born: date | None, on: date) -> int | None:
+    """Years completed on the birthday ``on`` (a 29 February birthday kept on 28 February
+    in other years counts as reached)."""
     if born is None:
         return None
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return on.year - born.year
 
 
 def _next_expiries(

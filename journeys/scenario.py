@@ -202,8 +202,9 @@ INTERNAL_STEP_FIELDS = ("kind", "line", "calendar_offset")
 
 
 class Schedule(_Strict):
-    """When a scheduled scenario scans its audience: ``every`` (from the worker's start)
-    or a ``cron`` line (UTC). Birthday scans run hourly so every time zone's morning is met."""
+    """When a scheduled scenario scans its audience: ``every`` (intervals count from the
+    Unix epoch, so ``1d`` is 00:00 UTC) or a ``cron`` line (UTC). Birthday scans run hourly
+    so every time zone's morning is met."""
 
     every: PositiveDuration | None = None
     cron: str | None = None

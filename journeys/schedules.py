@@ -58,7 +58,7 @@ def scenario_schedule(scenario: Scenario, task_queue: str) -> Schedule:
     action = ScheduleActionStartWorkflow(
         "AudienceScanWorkflow",
         ScanInput(scenario_id=scenario.id),
-        id=f"scan/{scenario.id}",
+        id=f"journeys/{task_queue}/scan/{scenario.id}",
         task_queue=task_queue,
     )
     return Schedule(action=action, spec=spec, policy=_policy())
@@ -66,7 +66,10 @@ def scenario_schedule(scenario: Scenario, task_queue: str) -> Schedule:
 
 def daily_schedule(task_queue: str) -> Schedule:
     action = ScheduleActionStartWorkflow(
-        "LoyaltyDailyWorkflow", DailyInput(), id="loyalty-daily", task_queue=task_queue
+        "LoyaltyDailyWorkflow",
+        DailyInput(),
+        id=f"journeys/{task_queue}/loyalty-daily",
+        task_queue=task_queue,
     )
     return Schedule(
         action=action, spec=ScheduleSpec(cron_expressions=[DAILY_CRON]), policy=_policy()

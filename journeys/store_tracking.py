@@ -153,8 +153,11 @@ class TrackingRecords:
             return []
         ids = [m.customer_id for m in members]
         with self._session() as session:
+            occasions = list({m.occasion for m in members})
             query = select(AudienceEntry).where(
-                AudienceEntry.scenario_id == scenario_id, col(AudienceEntry.customer_id).in_(ids)
+                AudienceEntry.scenario_id == scenario_id,
+                col(AudienceEntry.customer_id).in_(ids),
+                col(AudienceEntry.occasion).in_(occasions),
             )
             known = {(e.customer_id, e.occasion): e for e in session.exec(query).all()}
             fresh = [

@@ -52,6 +52,7 @@ def test_birthday_today_is_in_each_customers_own_time_zone(store: Store) -> None
     assert picked["tokyo-1mar"].occasion == "2027-03-01"
     assert picked["paris-29feb"].occasion == "2027-02-28"
     assert picked["paris-28feb"].properties == {"birthday": "2027-02-28", "age": 37}
+    assert picked["paris-29feb"].properties == {"birthday": "2027-02-28", "age": 27}
 
 
 def test_29_february_is_its_own_day_in_a_leap_year(store: Store) -> None:

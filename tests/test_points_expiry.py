@@ -4,12 +4,14 @@ week before and on the last day, only while those points are still there."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from journeys.driver import JourneyDriver
 from journeys.locale_format import local_date, number
-from journeys.loyalty_program import Expiry, PointsRules
+from journeys.loyalty_program import Expiry, LoyaltyProgram, PointsRules
 
+REPO = Path(__file__).resolve().parent.parent
 EXPIRY = "points-expiry"
 FORTY_DAYS = PointsRules(expiry=Expiry(after=timedelta(days=40)))
 PARIS = ZoneInfo("Europe/Paris")
@@ -63,8 +65,39 @@ async def test_partial_redemption_shows_what_is_left_in_the_customer_locale(
         assert local_date(expires_on, "fr") in message.text  # "… janvier 2027"
         assert message.locale == "fr"
     paris_reminder = reminder.journey_time.astimezone(PARIS)  # type: ignore[union-attr]
-    # A week before the last day, at 10:00 Paris time.
+    # A week before the last day, then on the last day, at 10:00 Paris time.
     assert (paris_reminder.hour, (expires_on - paris_reminder.date()).days) == (10, 7)
+    paris_last_day = last_day.journey_time.astimezone(PARIS)  # type: ignore[union-attr]
+    assert (paris_last_day.hour, paris_last_day.date()) == (10, expires_on)
+
+
+async def test_points_expiring_at_the_end_of_a_month_get_their_reminders_in_that_month(
+    journeys: JourneyDriver,
+) -> None:
+    """The shipped rule (a year, then the end of that month): the last day is the month's."""
+    customer = journeys.customer("expiry", time_zone="Europe/Paris")
+    now = datetime.now(UTC)
+    lot = journeys.store.earn_points(
+        customer,
+        400,
+        source_ref=f"{customer}/buy",
+        reason="purchase",
+        at=now,
+        rules=LoyaltyProgram.load(REPO / "loyalty.yaml").points,
+    )
+    assert lot.expires_at is not None
+    last_day = (lot.expires_at - timedelta(microseconds=1)).astimezone(PARIS).date()
+    assert (last_day + timedelta(days=1)).day == 1  # the month's last day
+
+    await journeys.scan(EXPIRY, lot.expires_at - timedelta(days=20))
+    await journeys.finish(EXPIRY, customer)
+
+    sent = {
+        m.step_id: m.journey_time.astimezone(PARIS) for m in journeys.store.outbox_for(customer)
+    }  # type: ignore[union-attr]
+    assert set(sent) == {"notice", "reminder", "last-day"}
+    assert (sent["reminder"].date(), sent["reminder"].hour) == (last_day - timedelta(days=7), 10)
+    assert (sent["last-day"].date(), sent["last-day"].hour) == (last_day, 10)
 
 
 async def test_a_second_scan_does_not_notify_twice(journeys: JourneyDriver) -> None:

@@ -37,6 +37,7 @@ async def test_schedules_are_created_updated_and_removed_with_their_scenario(
     action = described.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
     assert (action.workflow, action.task_queue) == ("AudienceScanWorkflow", QUEUE)
+    assert action.id == f"journeys/{QUEUE}/scan/birthday"  # another deployment's never clash
     assert described.schedule.spec.intervals[0].every == timedelta(hours=1)
 
     # The marketer changes the birthday scan to daily: the schedule is updated in place.

@@ -19,7 +19,8 @@ with workflow.unsafe.imports_passed_through():
 PAGE = {
     "start_to_close_timeout": timedelta(minutes=10),
     "heartbeat_timeout": timedelta(minutes=1),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+    # Bounded: a scan that cannot finish fails, and the next scheduled one starts afresh.
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
 }
 
 

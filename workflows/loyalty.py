@@ -18,7 +18,8 @@ with workflow.unsafe.imports_passed_through():
 
 STEP = {
     "start_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
+    # Bounded: a run that cannot finish fails, and the next scheduled one starts afresh.
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5), maximum_attempts=20),
 }
 
 
