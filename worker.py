@@ -31,6 +31,7 @@ from journeys.governance import Governance
 from journeys.loyalty_program import LoyaltyProgram
 from journeys.problems import ScenarioError
 from journeys.registry import ScenarioRegistry
+from journeys.relay import Relay, relaying
 from journeys.routing import Router
 from journeys.schedules import sync_schedules
 from journeys.settings import Settings, SettingsError, load_settings
@@ -136,7 +137,16 @@ async def run_worker(settings: Settings) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    async with worker:  # leaving the block drains in-flight activities, then stops polling
+    # The worker routes what the store holds unrouted too (derived events, or events an API
+    # process stored and could not route): with no API process running, nothing is stuck.
+    program = LoyaltyProgram.load(settings.loyalty_file)
+    router = Router(client, registry, settings.task_queue, loyalty=program)
+
+    async def same_router() -> Router:
+        return router
+
+    relay = Relay(Store(settings.store_url), same_router)
+    async with worker, relaying(relay):  # leaving drains in-flight activities, then stops
         await stop.wait()
         log.info("stopping: finishing in-flight work")
     log.info("worker stopped")

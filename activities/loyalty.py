@@ -50,7 +50,7 @@ class LoyaltyActivities:
             event.occurred_at,
             str(event.properties.get("currency", "")),
         )
-        await route_pending(self.store, self.router, customer_id=event.customer_id)
+        await self._route(event.customer_id)
         return result
 
     def _apply(
@@ -88,7 +88,8 @@ class LoyaltyActivities:
         changes, last = await asyncio.to_thread(
             self.store.review_tiers, at, self.program.tiers, after=cursor
         )
-        await route_pending(self.store, self.router)
+        for change in changes:
+            await self._route(change.customer_id)
         return len(changes), last
 
     @activity.defn(name=sc.SCORE_RFM)
@@ -98,5 +99,14 @@ class LoyaltyActivities:
     @activity.defn(name=sc.APPLY_RFM_PAGE)
     async def apply_rfm_page(self, run_id: str, cursor: str) -> tuple[int, str]:
         changes, last = await asyncio.to_thread(self.store.apply_rfm_run, run_id, after=cursor)
-        await route_pending(self.store, self.router)
+        for change in changes:
+            await self._route(change.customer_id)
         return len(changes), last
+
+    async def _route(self, customer_id: str) -> None:
+        """Routes the events this change wrote, at once; if routing fails, the relay
+        (API process or worker) routes them later, and the loyalty work stays done."""
+        try:
+            await route_pending(self.store, self.router, customer_id=customer_id)
+        except Exception as err:  # Temporal unreachable, a signal refused: the relay retries
+            activity.logger.warning("events of %s left to the relay: %s", customer_id, err)

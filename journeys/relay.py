@@ -31,25 +31,21 @@ CONCURRENT_CUSTOMERS = 64
 async def route_pending(
     store: Store, router: Router, *, customer_id: str | None = None, limit: int = 500
 ) -> int:
-    """Routes up to ``limit`` unrouted events, oldest first; returns how many."""
-    events = await asyncio.to_thread(store.pending_events, customer_id, limit)
+    """Claims up to ``limit`` unrouted events, routes them, marks each one routed as soon
+    as it is; returns how many were claimed."""
+    events = await asyncio.to_thread(store.claim_pending, customer_id, limit)
     if not events:
         return 0
     gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
-    routed: list[str] = []
 
     async def in_order(batch: list[Event]) -> None:
         async with gate:
             for event in batch:
                 await router.route(event)
-                routed.append(event.id)
+                await asyncio.to_thread(store.mark_routed, event.id)
 
     by_customer = [list(g) for _, g in groupby(sorted(events, key=_customer), key=_customer)]
-    try:
-        await asyncio.gather(*(in_order(batch) for batch in by_customer))
-    finally:  # what did go out is marked, even when another customer's routing failed
-        if routed:
-            await asyncio.to_thread(store.mark_routed, *routed)
+    await asyncio.gather(*(in_order(batch) for batch in by_customer))
     return len(events)
 
 

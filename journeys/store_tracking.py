@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -17,6 +17,9 @@ from journeys.funnel import Funnel, count_funnel
 from journeys.scenario import Audience, Scenario
 from journeys.store_models import Customer, utcnow
 from journeys.tracking_models import AudienceEntry, EventRecord, JourneyFact
+
+# How long a router holds the events it claimed: longer than routing them takes.
+LEASE = timedelta(seconds=60)
 
 
 class TrackingRecords:
@@ -100,13 +103,46 @@ class TrackingRecords:
             return int(session.exec(query).one())
 
     def pending_events(self, customer_id: str | None = None, limit: int = 500) -> list[Event]:
-        """Stored but not routed yet, oldest first (see ``journeys.relay``)."""
+        """Stored but not routed yet, oldest first."""
         with self._session() as session:
             query = select(EventRecord).where(col(EventRecord.routed_at).is_(None))
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
             return [record.event() for record in session.exec(query).all()]
+
+    def claim_pending(
+        self, customer_id: str | None = None, limit: int = 500, lease: timedelta = LEASE
+    ) -> list[Event]:
+        """Unrouted events no other router holds, now held by the caller for ``lease``.
+
+        Each claim is one conditional UPDATE, atomic on every database: two relays (the
+        API's and the worker's, or two API processes) never route the same event at once,
+        so a journey that already ended cannot be started again by a late second routing.
+        """
+        now = utcnow()
+        free = or_(col(EventRecord.claimed_until).is_(None), col(EventRecord.claimed_until) < now)
+        with self._session() as session:
+            query = select(EventRecord).where(col(EventRecord.routed_at).is_(None), free)
+            if customer_id is not None:
+                query = query.where(EventRecord.customer_id == customer_id)
+            query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
+            candidates = list(session.exec(query).all())
+            claimed = []
+            for record in candidates:
+                taken = session.execute(
+                    update(EventRecord)
+                    .where(
+                        col(EventRecord.id) == record.id,
+                        col(EventRecord.routed_at).is_(None),
+                        free,
+                    )
+                    .values(claimed_until=now + lease)
+                )
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(record.event())
+            session.commit()
+            return claimed
 
     def events_for(self, customer_id: str, limit: int = 50) -> list[EventRecord]:
         """Newest first."""

@@ -31,6 +31,8 @@ class EventRecord(SQLModel, table=True):
     received_at: datetime = timestamp_field()
     # None until routed to the journeys (the relay retries what stays None).
     routed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A router's lease: until then, no other router takes the event (journeys.relay).
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     def event(self) -> Event:
         return Event(
