@@ -61,21 +61,24 @@ def audience_page(
 ) -> tuple[list[AudienceMember], str]:
     """Up to ``limit`` members with ids after ``after``, and the last id read ("" at the end).
 
-    With ``birthday``, each local date present among the zones is paged in turn; the
-    returned cursor is ``"<group index>|<customer id>"`` so a scan resumes exactly.
+    With ``birthday``, each local date present among the zones is paged in turn, and the
+    cursor is ``"<local date>|<customer id>"``: the date, not a position, so a zone that
+    appears mid-scan (an import) cannot shift the scan onto another date's ids.
     """
     if audience.birthday is None:
         members, last = _page(session, audience, at, _filters(audience, at), after, limit)
         return members, last
-    groups = sorted(birthday_groups(session, at).items())
-    index, _, after_id = after.partition("|") if after else ("0", "", "")
-    for position in range(int(index), len(groups)):
-        today, zones = groups[position]
+    resume, _, after_id = after.partition("|") if after else ("", "", "")
+    for today, zones in sorted(birthday_groups(session, at).items()):
+        if resume and today.isoformat() < resume:
+            continue
+        if today.isoformat() != resume:
+            after_id = ""
         filters = [col(Customer.time_zone).in_(zones), _born_on(today), *_filters(audience, at)]
         members, last = _page(session, audience, at, filters, after_id, limit, today)
         if last:
-            return members, f"{position}|{last}"
-        after_id = ""
+            return members, f"{today.isoformat()}|{last}"
+        resume = ""
     return [], ""
 
 

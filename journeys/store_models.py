@@ -63,6 +63,7 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_customers_birth_month_day", "birth_month", "birth_day"),
         Index("ix_customers_last_seen", "last_seen_at"),
+        Index("ix_customers_time_zone", "time_zone"),  # the audience scan's DISTINCT
     )
 
     id: str = Field(primary_key=True)
