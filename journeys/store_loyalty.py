@@ -336,8 +336,11 @@ def _rfm_select(at: datetime, rules: RfmRules, run_id: str, dialect: str) -> Sel
     )
     c = per_customer.c
 
-    def quintile(*order: Any) -> Any:
-        return func.ntile(5).over(order_by=(*order, c.customer_id))
+    def quintile(order: Any) -> Any:
+        """1 + 5 * (rank - 1) // n: equal values share a rank, so they share a score (with
+        NTILE, 85% one-time buyers would be split across F=1..5 by their ids)."""
+        rank = func.rank().over(order_by=order) - 1
+        return 1 + (5 * rank) // func.count().over()
 
     scored = select(
         c.customer_id,

@@ -129,7 +129,9 @@ def test_scores_are_the_quintiles_worked_out_by_hand(store: Store) -> None:
     assert {row.computed_at for row in rows} == {T1}
 
 
-def test_ties_are_split_by_customer_id(store: Store) -> None:
+def test_equal_values_share_a_score(store: Store) -> None:
+    """Five customers who bought alike score alike (not 1..5 by their ids); one who bought
+    more often and more recently stands out."""
     for n in range(1, 6):
         buy(store, f"t{n}", 40, T1 - 2 * DAY)
         buy(store, f"t{n}", 60, T1 - DAY)
@@ -139,13 +141,13 @@ def test_ties_are_split_by_customer_id(store: Store) -> None:
     scores = {
         row.customer_id: (row.r, row.f, row.m, row.segment) for row in run_rows(store, "ties")
     }
-    assert scores == {
-        "t1": (1, 1, 1, "Hibernating"),
-        "t2": (2, 2, 2, "Hibernating"),
-        "t3": (3, 3, 3, "Need Attention"),
-        "t4": (4, 4, 4, "Loyal"),
-        "t5": (5, 5, 5, "Champions"),
-    }
+    assert scores == {f"t{n}": (1, 1, 1, "Hibernating") for n in range(1, 6)}
+
+    for day in (2, 1, 0):  # the last one today: more recent than the others
+        buy(store, "t6", 100, T1 - day * DAY)
+    assert store.score_rfm(T1, RULES, "ties-2") == 6
+    scores = {row.customer_id: (row.r, row.f) for row in run_rows(store, "ties-2")}
+    assert scores["t6"] == (5, 5) and {scores[f"t{n}"] for n in range(1, 6)} == {(1, 1)}
 
 
 def test_the_same_run_twice_writes_nothing(store: Store) -> None:
