@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from journeys.loyalty_models import EXPIRED, CustomerSegment, PointsLot, TierState
+from journeys.loyalty_program import last_local_day
 from journeys.scenario import Audience
 from journeys.store_models import Customer
 
@@ -140,7 +141,7 @@ def _page(
             properties = {"birthday": occasion, "age": _age(born, birthday)}
         if customer_id in expiries:
             expires_at, amount = expiries[customer_id]
-            last_day = (expires_at - _MICROSECOND).astimezone(local).date().isoformat()
+            last_day = last_local_day(expires_at, local).isoformat()
             properties |= {"expires_at": expires_at.isoformat(), "expires_on": last_day}
             properties["amount"] = amount
             occasion = occasion or f"expires:{expires_at.isoformat()}"
@@ -150,9 +151,6 @@ def _page(
         occasion = occasion or f"scan:{at.isoformat()}"
         members.append(AudienceMember(customer_id, occasion, properties))
     return members, rows[-1][0]
-
-
-_MICROSECOND = datetime.resolution
 
 
 def _age(born: date | None, on: date) -> int | None:

@@ -8,7 +8,7 @@ reviews them like the scenarios; a bad value is reported as ``loyalty.yaml:LINE:
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -44,6 +44,13 @@ class Expiry(_Strict):
             days = calendar.monthrange(moment.year, moment.month)[1]
             end = moment.replace(day=days) + timedelta(days=1)
         return end.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def last_local_day(expires_at: datetime, zone: ZoneInfo) -> date:
+    """The last day points can be used, in the customer's zone: an expiry at local midnight
+    (the end-of-month rule) makes the day before the last one. Audiences and ``points``
+    in templates both use this, so ``points.next_expiring_on == event.expires_on`` holds."""
+    return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
 
 
 class PointsRules(_Strict):

@@ -37,7 +37,7 @@ from journeys.loyalty_models import (
     PointsEntry,
     PointsLot,
 )
-from journeys.loyalty_program import PointsRules
+from journeys.loyalty_program import PointsRules, last_local_day
 from journeys.store_models import Customer
 
 # Statuses a lot can still be spent or settled in (``IN``, not ``!= expired``: indexable).
@@ -247,13 +247,13 @@ class PointsRecords:
             ).all()
         totals = {kind: abs(int(total or 0)) for kind, total in kinds}
         next_at, next_amount = first if first is not None else (None, 0)
-        last_day = (next_at - timedelta(microseconds=1)).astimezone(zone) if next_at else None
+        last_day = last_local_day(next_at, zone) if next_at else None
         return {
             "balance": int(balance),
             "pending": int(pending),
             "next_expiring_amount": int(next_amount or 0),
             "next_expiring_at": next_at,
-            "next_expiring_on": last_day.date().isoformat() if last_day else None,
+            "next_expiring_on": last_day.isoformat() if last_day else None,
             "earned": totals.get(EARN, 0),
             "redeemed": totals.get(REDEEM, 0),
             "expired": totals.get(EXPIRE, 0),
