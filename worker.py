@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -124,6 +125,9 @@ def build_program_activities(
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        log.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
     registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     worker = build_worker(client, settings, registry=registry)
     await sync_schedules(client, registry, settings.task_queue)

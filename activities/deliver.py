@@ -43,6 +43,7 @@ from activities.ledger import (
 from journeys.context import build_context
 from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
 from journeys.governance import Governance
+from journeys.metrics import DELIVERIES
 from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
 from journeys.templating import RenderedMessage, Templates
 
@@ -104,10 +105,13 @@ class DeliveryActivities:
     @activity.defn(name=DELIVER)
     async def deliver(self, request: DeliverRequest) -> DeliverResult:
         try:
-            return await self._deliver(request)
+            result = await self._deliver(request)
         except _SentElsewhere:
             rows = await asyncio.to_thread(self.store.deliveries_for_key, request.delivery_key)
             return result_from_ledger(request, rows)
+        for made in result.decisions:
+            DELIVERIES.labels(made.channel, made.status.partition(":")[0]).inc()
+        return result
 
     async def _deliver(self, request: DeliverRequest) -> DeliverResult:
         rows, customer, loyalty, suppressed = await asyncio.to_thread(self._load, request)

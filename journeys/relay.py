@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import groupby
 
 from journeys.events import Event
+from journeys.metrics import ROUTING_LAG
 from journeys.routing import Router
 from journeys.store import Store
+from journeys.store_models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,11 @@ async def route_pending(
 ) -> int:
     """Claims up to ``limit`` unrouted events, routes them, marks each one routed as soon
     as it is; returns how many were claimed."""
-    events = await asyncio.to_thread(store.claim_pending, customer_id, limit)
-    if not events:
+    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
+    if not claimed:
         return 0
+    received = {event.id: at for event, at in claimed}
+    events = [event for event, _ in claimed]
     gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
 
     async def in_order(batch: list[Event]) -> None:
@@ -43,6 +47,7 @@ async def route_pending(
             for event in batch:
                 await router.route(event)
                 await asyncio.to_thread(store.mark_routed, event.id)
+                ROUTING_LAG.observe((utcnow() - received[event.id]).total_seconds())
 
     by_customer = [list(g) for _, g in groupby(sorted(events, key=_customer), key=_customer)]
     await asyncio.gather(*(in_order(batch) for batch in by_customer))

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     embedded_port: int = 7233
     embedded_ui_port: int = 8233
 
+    # Prometheus: the Temporal SDK's metrics (host:port to serve them on), and the
+    # worker's own when it runs alone (`python worker.py`; the API serves them at /metrics).
+    temporal_metrics_address: str | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     # The HTTP API (unsubscribe links, provider webhooks): `journeys up` and `journeys api`.
     # Loopback by default: put a TLS-terminating proxy in front, or set 0.0.0.0 on purpose.
     api_host: str = "127.0.0.1"

@@ -113,8 +113,9 @@ class TrackingRecords:
 
     def claim_pending(
         self, customer_id: str | None = None, limit: int = 500, lease: timedelta = LEASE
-    ) -> list[Event]:
-        """Unrouted events no other router holds, now held by the caller for ``lease``.
+    ) -> list[tuple[Event, datetime]]:
+        """Unrouted events no other router holds, now held by the caller for ``lease``, each
+        with the moment it was stored (for the routing lag).
 
         Each claim is one conditional UPDATE, atomic on every database: two relays (the
         API's and the worker's, or two API processes) never route the same event at once,
@@ -140,7 +141,7 @@ class TrackingRecords:
                     .values(claimed_until=now + lease)
                 )
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(record.event())
+                    claimed.append((record.event(), record.received_at))
             session.commit()
             return claimed
 

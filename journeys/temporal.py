@@ -12,6 +12,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
 from journeys.settings import Settings
@@ -30,7 +31,22 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
         api_key=settings.temporal_api_key,
         tls=settings.temporal_tls,
         data_converter=pydantic_data_converter,
+        runtime=runtime(settings.temporal_metrics_address),
     )
+
+
+_runtimes: dict[str, Runtime] = {}
+
+
+def runtime(metrics_address: str | None) -> Runtime | None:
+    """The SDK runtime exporting Prometheus metrics on ``metrics_address`` (one per process
+    and address: a runtime owns its threads and its HTTP listener); None: the default."""
+    if not metrics_address:
+        return None
+    if metrics_address not in _runtimes:
+        metrics = PrometheusConfig(bind_address=metrics_address)
+        _runtimes[metrics_address] = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    return _runtimes[metrics_address]
 
 
 async def ensure_search_attributes(client: Client) -> None:

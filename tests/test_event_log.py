@@ -28,7 +28,7 @@ def test_a_batch_stores_each_id_once_and_moves_last_seen(store: Store) -> None:
 def test_two_routers_never_claim_the_same_event(store: Store) -> None:
     store.record_events([event(n, f"c{n % 7}") for n in range(60)])
 
-    claims = concurrently(4, lambda _: [e.id for e in store.claim_pending(limit=60)])
+    claims = concurrently(4, lambda _: [e.id for e, _ in store.claim_pending(limit=60)])
 
     every = [event_id for claim in claims for event_id in claim]
     assert sorted(every) == sorted(f"e{n}" for n in range(60))  # each once, none lost
@@ -39,6 +39,6 @@ def test_two_routers_never_claim_the_same_event(store: Store) -> None:
 
 def test_a_lapsed_claim_is_taken_again(store: Store) -> None:
     store.record_events([event(1)])
-    assert [e.id for e in store.claim_pending(lease=timedelta(seconds=-1))] == ["e1"]
-    assert [e.id for e in store.claim_pending()] == ["e1"]  # the first router died
+    assert [e.id for e, _ in store.claim_pending(lease=timedelta(seconds=-1))] == ["e1"]
+    assert [e.id for e, _ in store.claim_pending()] == ["e1"]  # the first router died
     assert store.claim_pending() == []

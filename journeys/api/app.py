@@ -15,12 +15,15 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from activities.channels.twilio import TwilioSettings
 from journeys.api import customers, events, provider_events, scenarios, unsubscribe
 from journeys.api.signatures import load_sendgrid_public_key
 from journeys.api.state import ApiState, SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
+from journeys.metrics import EVENTS_PENDING
 from journeys.registry import ScenarioRegistry
 from journeys.relay import Relay
 from journeys.settings import Settings, SettingsError
@@ -89,6 +92,13 @@ def create_app(
     async def healthz() -> dict[str, str]:
         """The process answers (no dependency is checked: that is what readiness is for)."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus text: events accepted, routing lag, pending events, deliveries."""
+        state: ApiState = app.state.journeys
+        EVENTS_PENDING.set(await asyncio.to_thread(state.store.pending_count))
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> dict[str, str]:

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from journeys.api.auth import Authorized
 from journeys.api.state import ApiState, api_state
 from journeys.events import Event
+from journeys.metrics import EVENTS_ACCEPTED
 
 router = APIRouter(prefix="/v1", tags=["events"])
 State = Annotated[ApiState, Depends(api_state)]
@@ -85,8 +86,10 @@ class BatchAccepted(BaseModel):
     accepted: list[Accepted]
 
 
-async def _store(state: ApiState, events: list[Event]) -> list[bool]:
+async def _store(state: ApiState, events: list[Event], endpoint: str) -> list[bool]:
     fresh = await asyncio.to_thread(state.store.record_events, events)
+    for new in fresh:
+        EVENTS_ACCEPTED.labels(endpoint=endpoint, duplicate=str(not new).lower()).inc()
     if state.relay is not None:
         state.relay.kick()
     return fresh
@@ -96,7 +99,7 @@ async def _store(state: ApiState, events: list[Event]) -> list[bool]:
 async def post_event(body: EventIn, state: State, _: Authorized) -> Accepted:
     """Stores one event (202 once stored), then routes it to its journeys."""
     event = body.event()
-    [fresh] = await _store(state, [event])
+    [fresh] = await _store(state, [event], "single")
     return Accepted(id=event.id, duplicate=not fresh)
 
 
@@ -104,7 +107,7 @@ async def post_event(body: EventIn, state: State, _: Authorized) -> Accepted:
 async def post_events(body: Batch, state: State, _: Authorized) -> BatchAccepted:
     """Stores up to 500 events in one transaction (all or none), then routes them."""
     events = [item.event() for item in body.events]
-    fresh = await _store(state, events)
+    fresh = await _store(state, events, "batch")
     return BatchAccepted(
         accepted=[
             Accepted(id=e.id, duplicate=not new) for e, new in zip(events, fresh, strict=True)
