@@ -29,6 +29,7 @@ from activities.channels.base import ChannelAdapter
 from activities.channels.selection import adapters_from_settings
 from activities.loyalty import LoyaltyActivities
 from journeys.governance import Governance
+from journeys.logs import configure_logging
 from journeys.loyalty_program import LoyaltyProgram
 from journeys.problems import ScenarioError
 from journeys.registry import ScenarioRegistry
@@ -157,9 +158,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         settings = load_settings()
     except SettingsError as err:

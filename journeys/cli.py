@@ -23,6 +23,7 @@ from journeys.cli_customers import customers_app
 from journeys.cli_stats import stats
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
+from journeys.logs import configure_logging
 from journeys.problems import ScenarioError
 from journeys.settings import Settings, SettingsError, load_settings
 
@@ -69,11 +70,7 @@ app.add_typer(events_app, name="events")
 
 
 def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
 
 
 def _settings() -> Settings:

@@ -59,3 +59,21 @@ async def test_the_temporal_sdk_exports_its_metrics(temporal: WorkflowEnvironmen
         assert "temporal_request" in text
 
     await eventually(exported)
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    import json
+    import logging
+
+    from journeys.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "journeys.relay", logging.WARNING, __file__, 1, "routing %s", ("x",), None
+    )
+    line = JsonFormatter().format(record)
+    assert json.loads(line) | {"time": ""} == {
+        "time": "",
+        "level": "warning",
+        "logger": "journeys.relay",
+        "message": "routing x",
+    }
