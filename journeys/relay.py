@@ -33,24 +33,29 @@ CONCURRENT_CUSTOMERS = 64
 async def route_pending(
     store: Store, router: Router, *, customer_id: str | None = None, limit: int = 500
 ) -> int:
-    """Claims up to ``limit`` unrouted events, routes them, marks each one routed as soon
-    as it is; returns how many were claimed."""
+    """Claims up to ``limit`` unrouted events, routes them, marks the routed ones routed
+    (also when another customer's routing failed); returns how many were claimed."""
     claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
     if not claimed:
         return 0
     received = {event.id: at for event, at in claimed}
     events = [event for event, _ in claimed]
     gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
+    routed: list[str] = []
 
     async def in_order(batch: list[Event]) -> None:
         async with gate:
             for event in batch:
                 await router.route(event)
-                await asyncio.to_thread(store.mark_routed, event.id)
+                routed.append(event.id)
                 ROUTING_LAG.observe((utcnow() - received[event.id]).total_seconds())
 
     by_customer = [list(g) for _, g in groupby(sorted(events, key=_customer), key=_customer)]
-    await asyncio.gather(*(in_order(batch) for batch in by_customer))
+    try:
+        await asyncio.gather(*(in_order(batch) for batch in by_customer))
+    finally:  # one transaction for the batch; the claim keeps other routers off meanwhile
+        if routed:
+            await asyncio.to_thread(store.mark_routed, *routed)
     return len(events)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,33 +118,34 @@ class TrackingRecords:
         """Unrouted events no other router holds, now held by the caller for ``lease``, each
         with the moment it was stored (for the routing lag).
 
-        Each claim is one conditional UPDATE, atomic on every database: two relays (the
-        API's and the worker's, or two API processes) never route the same event at once,
-        so a journey that already ended cannot be started again by a late second routing.
+        The claim is one conditional UPDATE that stamps the caller's token, atomic on every
+        database: two relays (the API's and the worker's, or two API processes) never route
+        the same event at once, so a journey that already ended cannot be started again by
+        a late second routing.
         """
-        now = utcnow()
+        now, token = utcnow(), uuid.uuid4().hex
         free = or_(col(EventRecord.claimed_until).is_(None), col(EventRecord.claimed_until) < now)
         with self._session() as session:
-            query = select(EventRecord).where(col(EventRecord.routed_at).is_(None), free)
+            query = select(EventRecord.id).where(col(EventRecord.routed_at).is_(None), free)
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
             candidates = list(session.exec(query).all())
-            claimed = []
-            for record in candidates:
-                taken = session.execute(
-                    update(EventRecord)
-                    .where(
-                        col(EventRecord.id) == record.id,
-                        col(EventRecord.routed_at).is_(None),
-                        free,
-                    )
-                    .values(claimed_until=now + lease)
+            if not candidates:
+                return []
+            session.execute(
+                update(EventRecord)
+                .where(
+                    col(EventRecord.id).in_(candidates), col(EventRecord.routed_at).is_(None), free
                 )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append((record.event(), record.received_at))
+                .values(claimed_until=now + lease, claimed_by=token)
+            )
             session.commit()
-            return claimed
+            mine = select(EventRecord).where(
+                col(EventRecord.id).in_(candidates), EventRecord.claimed_by == token
+            )
+            mine = mine.order_by(col(EventRecord.received_at), col(EventRecord.id))
+            return [(record.event(), record.received_at) for record in session.exec(mine).all()]
 
     def events_for(self, customer_id: str, limit: int = 50) -> list[EventRecord]:
         """Newest first."""

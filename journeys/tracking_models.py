@@ -33,6 +33,7 @@ class EventRecord(SQLModel, table=True):
     routed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # A router's lease: until then, no other router takes the event (journeys.relay).
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = None
 
     def event(self) -> Event:
         return Event(
