@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from journeys.console import console
 
+if TYPE_CHECKING:
+    from journeys.store import Store
+
 keys_app = typer.Typer(help="API keys for the HTTP API's /v1 endpoints.", no_args_is_help=True)
 events_app = typer.Typer(help="The event log.", no_args_is_help=True)
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> Store:
     from journeys.cli import _settings
     from journeys.store import Store
 
