@@ -45,7 +45,7 @@ from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, Deliver
 from journeys.governance import Governance
 from journeys.metrics import DELIVERIES
 from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
-from journeys.templating import RenderedMessage, Templates
+from journeys.templating import LOYALTY_NAMES, RenderedMessage, Templates
 
 NO_CONSENT = "suppressed:no-consent"
 DEFERRED = "deferred:quiet-hours"
@@ -183,7 +183,9 @@ class DeliveryActivities:
         customer, suppressed = self._recipient(
             request.context.customer_id, request.channels[start:]
         )
-        loyalty = self.store.loyalty_snapshot(request.context.customer_id, request.context.now)
+        loyalty: dict[str, Any] = {}
+        if self.templates.variables(request.template, request.channels) & LOYALTY_NAMES:
+            loyalty = self.store.loyalty_snapshot(request.context.customer_id, request.context.now)
         return rows, customer, loyalty, suppressed
 
     async def _send(

@@ -46,7 +46,12 @@ from journeys.local_time import (
 from journeys.loyalty_program import LoyaltyProgram
 from journeys.store import JourneyEntry, Store, blank_customer
 from journeys.store_points import InsufficientPoints
-from journeys.templating import ExpressionError, Expressions, unwrap_expression
+from journeys.templating import (
+    LOYALTY_NAMES,
+    ExpressionError,
+    Expressions,
+    unwrap_expression,
+)
 from journeys.tracking_models import JourneyFact
 
 
@@ -63,14 +68,18 @@ class JourneyContextActivities:
         self.expressions = expressions
         self.program = program or LoyaltyProgram()
 
-    async def _context(self, journey: JourneyContext) -> dict[str, Any]:
-        """The customer and their loyalty snapshot as they are now, in one thread hop."""
-        return await asyncio.to_thread(self._read_context, journey)
+    async def _context(self, journey: JourneyContext, *sources: str) -> dict[str, Any]:
+        """The customer, and their loyalty snapshot when one of ``sources`` (expressions)
+        uses it (no source given: always), as they are now, in one thread hop."""
+        needs = not sources or any(
+            self.expressions.variables(source) & LOYALTY_NAMES for source in sources
+        )
+        return await asyncio.to_thread(self._read_context, journey, needs)
 
-    def _read_context(self, journey: JourneyContext) -> dict[str, Any]:
+    def _read_context(self, journey: JourneyContext, loyalty_needed: bool) -> dict[str, Any]:
         customer_id = journey.customer_id
         customer = self.store.get_customer(customer_id) or blank_customer(customer_id)
-        loyalty = self.store.loyalty_snapshot(customer_id, journey.now)
+        loyalty = self.store.loyalty_snapshot(customer_id, journey.now) if loyalty_needed else {}
         return build_context(
             customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
         )
@@ -83,7 +92,7 @@ class JourneyContextActivities:
 
     @activity.defn(name=EVALUATE_CONDITION)
     async def evaluate_condition(self, request: ConditionRequest) -> bool:
-        context = await self._context(request.context)
+        context = await self._context(request.context, request.expression)
         return bool(self._evaluate(request.expression, context))
 
     @activity.defn(name=RESOLVE_WAIT_UNTIL)
@@ -99,7 +108,7 @@ class JourneyContextActivities:
         """
         if request.time is None and request.at is None:
             raise _final("wait_until needs 'time', 'at' or both", "InvalidWaitUntil")
-        context = await self._context(request.context)
+        context = await self._context(request.context, request.at or "now")
         zone = _zone(str(context["customer"].get("time_zone") or "UTC"))
         now = request.context.now
         now = now.replace(tzinfo=UTC) if now.tzinfo is None else now

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, nodes
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from journeys.locale_format import local_date, money, number
@@ -93,6 +93,7 @@ class Expressions:
     def __init__(self) -> None:
         self._env = _sandbox(None, autoescape=False)
         self._compiled: dict[str, Any] = {}
+        self._variables: dict[str, frozenset[str]] = {}
 
     def compile(self, source: str) -> Any:
         compiled = self._compiled.get(source)
@@ -103,6 +104,16 @@ class Expressions:
                 raise ExpressionError(f"expression '{source}' does not parse: {err}") from err
             self._compiled[source] = compiled
         return compiled
+
+    def variables(self, source: str) -> frozenset[str]:
+        """Top-level names the expression uses (``points.balance > 0`` → ``points``)."""
+        if source not in self._variables:
+            try:
+                parsed = self._env.parse(f"{{{{ {source} }}}}")
+            except Exception:  # compile() reports it with a proper message
+                return frozenset()
+            self._variables[source] = frozenset(meta.find_undeclared_variables(parsed))
+        return self._variables[source]
 
     def evaluate(self, source: str, context: dict[str, Any]) -> Any:
         compiled = self.compile(source)
@@ -135,6 +146,7 @@ class Templates:
         self._html = _sandbox(root, autoescape=True)
         self._plain = _sandbox(root, autoescape=False)
         self._parents: dict[str, str | None] = {}
+        self._variables: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
 
     def candidates(self, name: str, channel: str, locale: str | None) -> list[str]:
         names = []
@@ -176,6 +188,23 @@ class Templates:
         variants = (p.name[len(prefix) : -len(".j2")] for p in folder.glob(f"{prefix}*.j2"))
         return default + sorted(variants)
 
+    def variables(self, name: str, channels: list[str]) -> frozenset[str]:
+        """Top-level names any variant of the template uses on these channels, layouts
+        included (cached): the deliver activity reads the loyalty snapshot only when a
+        template mentions ``points``, ``tier`` or ``segment``."""
+        key = (name, tuple(channels))
+        if key not in self._variables:
+            used: set[str] = set()
+            for channel in channels:
+                for variant in self._variants(name, channel):
+                    suffix = f".{variant}" if variant else ""
+                    current: str | None = f"{name}.{channel}{suffix}.j2"
+                    while current is not None:
+                        used |= meta.find_undeclared_variables(self._parsed(current))
+                        current = self._parent(current)
+            self._variables[key] = frozenset(used)
+        return self._variables[key]
+
     def block_names(self, file: str) -> set[str]:
         """Blocks a template file defines, itself or through the layouts it extends."""
         names: set[str] = set()
@@ -209,11 +238,14 @@ class Templates:
         except Exception:
             env.handle_exception()  # re-raises with template file names and lines
 
+    def _parsed(self, file: str) -> nodes.Template:
+        source = self._plain.loader.get_source(self._plain, file)[0]  # type: ignore[union-attr]
+        return self._plain.parse(source)
+
     def _parent(self, file: str) -> str | None:
         """The layout a template extends (a literal name), read once per file."""
         if file not in self._parents:
-            source = self._plain.loader.get_source(self._plain, file)[0]  # type: ignore[union-attr]
-            extends = next(self._plain.parse(source).find_all(nodes.Extends), None)
+            extends = next(self._parsed(file).find_all(nodes.Extends), None)
             parent = getattr(extends, "template", None)
             self._parents[file] = parent.value if isinstance(parent, nodes.Const) else None
         return self._parents[file]
@@ -225,6 +257,10 @@ class Templates:
         chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
         parts = {block: self.render_part(file, block, context) for block in BLOCKS[channel]}
         return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
+
+
+# Context names read from the loyalty store (``Store.loyalty_snapshot``).
+LOYALTY_NAMES = frozenset({"points", "tier", "segment"})
 
 
 SAMPLE_CUSTOMER: dict[str, Any] = {
