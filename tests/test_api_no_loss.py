@@ -11,10 +11,11 @@ from pathlib import Path
 
 import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.api.temporal_link import TemporalLink
-from journeys.driver import eventually
+from journeys.driver import NotYet, eventually
 from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary
 from journeys.governance import Governance
 from journeys.journey_state import JourneyState, journey_id
@@ -62,7 +63,10 @@ async def entered_once(client_env: WorkflowEnvironment, customers: list[str]) ->
     async def check() -> None:
         for customer in customers:
             handle = client_env.client.get_workflow_handle(journey_id(CART, customer))
-            state = await handle.query("state", result_type=JourneyState)
+            try:
+                state = await handle.query("state", result_type=JourneyState)
+            except RPCError as err:  # the relay has not routed it yet (it backs off)
+                raise NotYet(str(err)) from err
             assert state.entries == 1 and len(state.events) == 1, state
 
     await eventually(check, timeout=60)
