@@ -19,13 +19,16 @@ from rich.markup import escape
 
 from journeys.cli_access import events_app, keys_app
 from journeys.cli_audience import audience
+from journeys.cli_common import command_settings as _settings
+from journeys.cli_common import fail as _fail
+from journeys.cli_common import open_store as _store
 from journeys.cli_customers import customers_app
 from journeys.cli_stats import stats
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
 from journeys.logs import configure_logging
 from journeys.problems import ScenarioError
-from journeys.settings import Settings, SettingsError, load_settings
+from journeys.settings import SettingsError
 
 
 class _Journeys(typer.Typer):
@@ -71,19 +74,6 @@ app.add_typer(events_app, name="events")
 
 def _logging(verbose: bool = False) -> None:
     configure_logging(logging.DEBUG if verbose else logging.INFO)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as err:
-        raise _fail(f"bad setting: {err}") from None
-
-
-def _fail(message: str) -> typer.Exit:
-    # soft_wrap: one message, one line, however long (paths, addresses); scripts grep it
-    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(1)
 
 
 def _serve_until_stopped(body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -220,7 +210,6 @@ def send_event(
     from journeys.registry import ScenarioRegistry
     from journeys.routing import Router
     from journeys.runtime import TemporalUnavailable, client_for
-    from journeys.store import Store
 
     settings = _settings()
     properties = dict(_property(p) for p in prop or [])
@@ -236,9 +225,7 @@ def send_event(
             settings.task_queue,
             loyalty=LoyaltyProgram.load(settings.loyalty_file),
         )
-        store = Store(settings.store_url)
-        store.create_schema()
-        result = await ingest(store, router, event)
+        result = await ingest(_store(settings), router, event)
         console.print(f"event {event.id} ({name}) for {customer}")
         console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
         console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
@@ -285,11 +272,7 @@ def outbox(
     customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
 ) -> None:
     """The latest messages that went out through the outbox channel, rendered."""
-    from journeys.store import Store
-
-    store = Store(_settings().store_url)
-    store.create_schema()
-    messages = store.latest_outbox(limit, customer_id=customer)
+    messages = _store().latest_outbox(limit, customer_id=customer)
     if not messages:
         console.print("the outbox is empty: run 'journeys demo' or send events")
         return

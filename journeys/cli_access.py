@@ -7,22 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from journeys.cli_common import fail, open_store
 from journeys.console import console
 
 if TYPE_CHECKING:
-    from journeys.store import Store
+    pass
+
 
 keys_app = typer.Typer(help="API keys for the HTTP API's /v1 endpoints.", no_args_is_help=True)
 events_app = typer.Typer(help="The event log.", no_args_is_help=True)
-
-
-def _store() -> Store:
-    from journeys.cli import _settings
-    from journeys.store import Store
-
-    store = Store(_settings().store_url)
-    store.create_schema()
-    return store
 
 
 @keys_app.command("create")
@@ -30,12 +23,10 @@ def create(
     name: Annotated[str, typer.Argument(help="What will use it, e.g. shop-backend")],
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
-    from journeys.cli import _fail
-
     try:
-        key, _ = _store().create_api_key(name)
+        key, _ = open_store().create_api_key(name)
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     console.print(f"API key '{name}' (shown once; store it as a secret):", highlight=False)
     print(key)
 
@@ -44,7 +35,7 @@ def create(
 def list_keys() -> None:
     """Every key's name, public part and state (never the key itself)."""
     table = Table("name", "lookup", "created", "revoked")
-    for row in _store().api_keys():
+    for row in open_store().api_keys():
         revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
         table.add_row(row.name, row.lookup, row.created_at.isoformat(timespec="seconds"), revoked)
     console.print(table)
@@ -53,18 +44,16 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="The key's name or lookup part")]) -> None:
     """Revoke keys by name (or lookup part): requests with them get 401 from now on."""
-    from journeys.cli import _fail
-
-    count = _store().revoke_api_key(name)
+    count = open_store().revoke_api_key(name)
     if not count:
-        raise _fail(f"no active API key named '{name}'")
+        raise fail(f"no active API key named '{name}'")
     console.print(f"revoked {count} key(s) named '{name}'")
 
 
 @events_app.command("pending")
 def pending(limit: Annotated[int, typer.Option(help="How many to list")] = 20) -> None:
     """Events stored but not routed yet (Temporal or the worker unreachable), oldest first."""
-    store = _store()
+    store = open_store()
     events = store.pending_events(None, limit)
     if events:
         table = Table("id", "customer", "name", "occurred at")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from journeys.cli_common import command_settings, fail, one_scenario, open_store
 from journeys.console import console
 
 SHOWN = 20
@@ -21,27 +22,17 @@ def audience(
     ] = None,
 ) -> None:
     """Count and list a scheduled scenario's audience (nothing is started or sent)."""
-    from journeys.cli import _fail, _settings
-    from journeys.problems import ScenarioError
-    from journeys.registry import ScenarioRegistry
-    from journeys.store import Store
 
-    settings = _settings()
-    try:
-        scenario = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir).get(
-            scenario_id
-        )
-    except (ScenarioError, KeyError) as err:
-        raise _fail(str(err).strip("'\"")) from None
+    settings = command_settings()
+    scenario = one_scenario(settings, scenario_id)
     if scenario.trigger.audience is None:
-        raise _fail(f"scenario '{scenario_id}' is triggered by events, not by a schedule")
+        raise fail(f"scenario '{scenario_id}' is triggered by events, not by a schedule")
     try:
         moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
     except ValueError:
-        raise _fail(f"--at '{at}' is not an ISO date and time (e.g. 2027-02-28T09:00)") from None
+        raise fail(f"--at '{at}' is not an ISO date and time (e.g. 2027-02-28T09:00)") from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    store = Store(settings.store_url)
-    store.create_schema()
+    store = open_store(settings)
     table = Table("customer", "occasion", "trigger event properties")
     total, cursor = 0, ""
     while True:

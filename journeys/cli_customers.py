@@ -18,11 +18,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from journeys.cli_common import fail, open_store
 from journeys.console import console
 from journeys.store_models import CHANNELS, utcnow
 
 if TYPE_CHECKING:
     from journeys.store import Store
+
 
 customers_app = typer.Typer(
     help="Customer profiles: import a CSV or JSON Lines file, show one customer.",
@@ -30,15 +32,6 @@ customers_app = typer.Typer(
 )
 
 DELIVERIES_SHOWN = 10
-
-
-def _store() -> Store:
-    from journeys.cli import _settings
-    from journeys.store import Store
-
-    store = Store(_settings().store_url)
-    store.create_schema()
-    return store
 
 
 @customers_app.command("import")
@@ -54,10 +47,9 @@ def import_customers(
     --skip-invalid nothing is imported, with it the good rows are, and the bad ones are
     still listed (a script must notice that its file was not fully taken).
     """
-    from journeys.cli import _fail
     from journeys.customer_import import ImportFileError, check_file, write_file
 
-    store = _store()
+    store = open_store()
     try:
         checked = check_file(file)
         bad = len(checked.bad_lines)
@@ -82,7 +74,7 @@ def import_customers(
                 file, store, checked, on_batch=lambda count: progress.advance(task, count)
             )
     except ImportFileError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     if bad:
         _print_problems(checked.problems)
         console.print(f"[yellow]{bad} invalid row(s) skipped[/]")
@@ -109,12 +101,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
     """One customer: profile, consent and who last changed it, attributes, loyalty, deliveries."""
-    from journeys.cli import _fail
-
-    store = _store()
+    store = open_store()
     report = customer_report(store, customer_id)
     if report is None:
-        raise _fail(f"no customer '{customer_id}'")
+        raise fail(f"no customer '{customer_id}'")
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=_plain))
         return

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from journeys.cli_common import command_settings, one_scenario, open_store, scenario_registry
 from journeys.console import console
 from journeys.funnel import Funnel
 
@@ -17,20 +18,14 @@ def stats(
     days: Annotated[int, typer.Option(help="Entries that began in the last N days")] = 30,
 ) -> None:
     """How each scenario performs, step by step, from recorded facts and the delivery ledger."""
-    from journeys.cli import _fail, _settings
-    from journeys.problems import ScenarioError
-    from journeys.registry import ScenarioRegistry
-    from journeys.store import Store
     from journeys.store_models import utcnow
 
-    settings = _settings()
-    try:
-        registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
-        chosen = [registry.get(scenario_id)] if scenario_id else list(registry.scenarios.values())
-    except (ScenarioError, KeyError) as err:
-        raise _fail(str(err).strip("'\"")) from None
-    store = Store(settings.store_url)
-    store.create_schema()
+    settings = command_settings()
+    if scenario_id is not None:
+        chosen = [one_scenario(settings, scenario_id)]
+    else:
+        chosen = list(scenario_registry(settings).scenarios.values())
+    store = open_store(settings)
     until = utcnow()
     for scenario in sorted(chosen, key=lambda s: s.id):
         console.print(funnel_table(store.funnel(scenario, until - timedelta(days=days), until)))
