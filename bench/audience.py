@@ -28,25 +28,24 @@ from pathlib import Path
 
 from sqlalchemy import insert
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from bare_starts import bare_starts  # noqa: E402
 
 from activities import audience as audience_activities  # noqa: E402
 from activities.audience import AudienceActivities  # noqa: E402
-from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary  # noqa: E402
+from journeys.embedded import start_embedded  # noqa: E402
 from journeys.events import Event  # noqa: E402
 from journeys.journey_state import JourneyInput  # noqa: E402
 from journeys.registry import ScenarioRegistry  # noqa: E402
-from journeys.routing import SIGNAL, WORKFLOW, Router  # noqa: E402
+from journeys.routing import Router  # noqa: E402
 from journeys.scan_contracts import ScanInput, ScanProgress  # noqa: E402
 from journeys.scenario_file import load_scenario  # noqa: E402
+from journeys.settings import Settings  # noqa: E402
 from journeys.store import Customer, Store  # noqa: E402
-from journeys.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 from workflows.audience_scan import AudienceScanWorkflow  # noqa: E402
 
 JOURNEYS_QUEUE = "bench-journeys"  # nobody polls it: journeys are started, not run
@@ -82,25 +81,11 @@ def generate(store: Store, count: int, days: tuple[date, date]) -> list[list[str
     return groups
 
 
-async def bare_loop(client: Client, scenario_input: JourneyInput, ids: list[str]) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def start(customer_id: str) -> None:
-        event = Event(id=f"bare/{customer_id}", name="scheduled.birthday", customer_id=customer_id)
-        async with gate:
-            await client.start_workflow(
-                WORKFLOW,
-                scenario_input.model_copy(update={"customer_id": customer_id}),
-                id=f"bare/birthday/{customer_id}",
-                task_queue=JOURNEYS_QUEUE,
-                start_signal=SIGNAL,
-                start_signal_args=[event],
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            )
-
-    began = time.perf_counter()
-    await asyncio.gather(*(start(customer_id) for customer_id in ids))
-    return time.perf_counter() - began
+async def bare_loop(client: Client, journey: JourneyInput, ids: list[str]) -> float:
+    events = [Event(id=f"bare/{c}", name="scheduled.birthday", customer_id=c) for c in ids]
+    return await bare_starts(
+        client, journey, events, JOURNEYS_QUEUE, concurrency=CONCURRENCY, id_prefix="bare/"
+    )
 
 
 def reset_peak_rss() -> None:
@@ -134,13 +119,7 @@ async def main(count: int) -> None:
         store = Store(f"sqlite:///{Path(folder) / 'journeys.db'}")
         store.create_schema()
         groups = generate(store, count, (days[0].date(), days[1].date()))
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str(Path(folder) / "temporal.db"),
-            dev_server_extra_args=[*SERVER_ARGS, *SQLITE_ARGS],
-        )
+        env = await start_embedded(Settings(data_dir=Path(folder), embedded_port=0), ui=False)
         journey = JourneyInput(scenario=scenario, customer_id="")
         bare = scanned = 0.0
         started = 0

@@ -23,26 +23,23 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from bare_starts import bare_starts  # noqa: E402
 
 from journeys.api import create_app, serving  # noqa: E402
 from journeys.api.temporal_link import TemporalLink  # noqa: E402
-from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary  # noqa: E402
+from journeys.embedded import start_embedded  # noqa: E402
 from journeys.events import Event  # noqa: E402
-from journeys.journey_state import JourneyInput, journey_id  # noqa: E402
+from journeys.journey_state import JourneyInput  # noqa: E402
 from journeys.loyalty_program import LoyaltyProgram  # noqa: E402
 from journeys.registry import ScenarioRegistry  # noqa: E402
 from journeys.relay import CONCURRENT_CUSTOMERS, Relay, relaying  # noqa: E402
-from journeys.routing import SIGNAL, WORKFLOW  # noqa: E402
 from journeys.scenario_file import load_scenario  # noqa: E402
 from journeys.settings import Settings  # noqa: E402
 from journeys.store import Store  # noqa: E402
-from journeys.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 
 QUEUE = "bench-ingest"  # nobody polls it
 BATCH = 500
@@ -91,24 +88,8 @@ async def via_single(
 
 
 async def bare(client: Client, journey: JourneyInput, items: list[dict[str, object]]) -> float:
-    gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
-
-    async def start(item: dict[str, object]) -> None:
-        event = Event.model_validate(item)
-        async with gate:
-            await client.start_workflow(
-                WORKFLOW,
-                journey.model_copy(update={"customer_id": event.customer_id}),
-                id=journey_id(journey.scenario.id, event.customer_id),
-                task_queue=QUEUE,
-                start_signal=SIGNAL,
-                start_signal_args=[event],
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            )
-
-    began = time.perf_counter()
-    await asyncio.gather(*(start(item) for item in items))
-    return time.perf_counter() - began
+    events = [Event.model_validate(item) for item in items]
+    return await bare_starts(client, journey, events, QUEUE, concurrency=CONCURRENT_CUSTOMERS)
 
 
 async def main(count: int) -> None:
@@ -121,13 +102,7 @@ async def main(count: int) -> None:
         store = Store(settings.store_url)
         store.create_schema()
         key, _ = store.create_api_key("bench")
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str(Path(folder) / "temporal.db"),
-            dev_server_extra_args=[*SERVER_ARGS, *SQLITE_ARGS],
-        )
+        env = await start_embedded(settings.model_copy(update={"embedded_port": 0}), ui=False)
         try:
             link = TemporalLink(settings, registry, LoyaltyProgram(), env.client)
             relay = Relay(store, link.router, interval=0.05)

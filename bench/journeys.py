@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import TimeSkipper, TimeSkippingConfig, WorkflowEnvironment
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from bare_workflow import BareCartReminder  # noqa: E402
 
 from activities import build_activities  # noqa: E402
-from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary  # noqa: E402
+from journeys.embedded import start_embedded  # noqa: E402
 from journeys.events import Event  # noqa: E402
 from journeys.governance import Governance  # noqa: E402
 from journeys.registry import ScenarioRegistry  # noqa: E402
@@ -39,7 +38,6 @@ from journeys.scenario_file import load_scenario  # noqa: E402
 from journeys.settings import Settings  # noqa: E402
 from journeys.store import Store  # noqa: E402
 from journeys.templating import Expressions, Templates  # noqa: E402
-from journeys.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 from worker import build_worker, precompile  # noqa: E402
 
 CONCURRENCY = 100
@@ -123,13 +121,7 @@ async def main(count: int, rounds: int) -> None:
         )
         store = Store(settings.store_url)
         store.create_schema()
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str(Path(folder) / "temporal.db"),
-            dev_server_extra_args=[*SERVER_ARGS, *SQLITE_ARGS],
-        )
+        env = await start_embedded(settings.model_copy(update={"embedded_port": 0}), ui=False)
         skipping = TimeSkipper(env.client, config=TimeSkippingConfig(enabled=True)).client
         registry = ScenarioRegistry([load_scenario(REPO / "bench" / "cart_reminder.yaml")])
         router = Router(skipping, registry, settings.task_queue)

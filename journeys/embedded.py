@@ -57,12 +57,13 @@ def temporal_binary() -> str:
 
 
 async def start_embedded(settings: Settings, *, ui: bool = True) -> WorkflowEnvironment:
-    """Starts the persisted dev server on the configured ports; the caller shuts it down."""
+    """Starts the persisted dev server on the configured ports (``embedded_port`` 0: any free
+    one, as benchmarks and tests use); the caller shuts it down."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
-        port=settings.embedded_port,
+        port=settings.embedded_port or None,
         ui=ui,
         ui_port=settings.embedded_ui_port if ui else None,
         search_attributes=SEARCH_ATTRIBUTES,

@@ -10,13 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.api.temporal_link import TemporalLink
 from journeys.driver import NotYet, eventually
-from journeys.embedded import SERVER_ARGS, SQLITE_ARGS, temporal_binary
+from journeys.embedded import start_embedded
 from journeys.governance import Governance
 from journeys.journey_state import JourneyState, journey_id
 from journeys.loyalty_program import LoyaltyProgram
@@ -24,7 +23,6 @@ from journeys.registry import ScenarioRegistry
 from journeys.relay import Relay, relaying
 from journeys.settings import Settings
 from journeys.store import Store
-from journeys.temporal import SEARCH_ATTRIBUTES
 from tests.api_server import api_client
 from tests.props import CART_PROPS
 from worker import build_worker
@@ -91,24 +89,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_server(database: Path, port: int) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTES,
-        port=port,
-        ui=False,
-        dev_server_existing_path=temporal_binary(),
-        dev_server_database_filename=str(database),
-        dev_server_extra_args=[*SERVER_ARGS, *SQLITE_ARGS],
-    )
+async def start_server(folder: Path, port: int) -> WorkflowEnvironment:
+    """The embedded server on its SQLite file in ``folder``, on ``port``."""
+    return await start_embedded(Settings(data_dir=folder, embedded_port=port), ui=False)
 
 
 async def test_events_posted_while_temporal_is_down_are_routed_when_it_is_back(
     tmp_path: Path, store: Store, settings: Settings, registry: ScenarioRegistry
 ) -> None:
-    database, port = tmp_path / "temporal.db", free_port()
+    data, port = tmp_path, free_port()
     own = settings.model_copy(update={"task_queue": "no-loss-temporal"})
-    first = await start_server(database, port)
+    first = await start_server(data, port)
     link = TemporalLink(own, registry, LoyaltyProgram(), first.client)
     customers = [f"down-{i}-{uuid.uuid4().hex[:6]}" for i in range(5)]
     async with api(store, own, registry, link) as client:
@@ -116,7 +107,7 @@ async def test_events_posted_while_temporal_is_down_are_routed_when_it_is_back(
         await post_carts(client, customers)
         assert {e.customer_id for e in store.pending_events(None, 100)} >= set(customers)
 
-        again = await start_server(database, port)  # back, on the same file and port
+        again = await start_server(data, port)  # back, on the same file and port
         try:
             async with build_worker(again.client, own, store=store, governance=Governance.off()):
                 await entered_once(again, customers)
