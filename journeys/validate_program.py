@@ -22,33 +22,26 @@ def load_program(path: Path) -> tuple[LoyaltyProgram | None, list[Problem]]:
 
 
 def check_audiences(scenarios: list[Scenario], program: LoyaltyProgram) -> list[Problem]:
-    tiers = [level.name for level in program.tiers.levels]
+    tiers = tuple(level.name for level in program.tiers.levels)
     problems = []
     for scenario in scenarios:
         audience = scenario.trigger.audience
         if audience is None:
             continue
         line = _trigger_line(scenario)
-        for name in audience.tier or []:
-            if name not in tiers:
-                problems.append(
-                    Problem(
-                        scenario.source,
-                        line,
-                        f"audience tier '{name}' is not a tier of the loyalty program "
-                        f"({', '.join(tiers)})",
-                    )
+        for what, written, known, owner in (
+            ("tier", audience.tier, tiers, "a tier of the loyalty program"),
+            ("segment", audience.segment, SEGMENT_NAMES, "an RFM segment"),
+        ):
+            problems += [
+                Problem(
+                    scenario.source,
+                    line,
+                    f"audience {what} '{name}' is not {owner} ({', '.join(known)})",
                 )
-        for name in audience.segment or []:
-            if name not in SEGMENT_NAMES:
-                problems.append(
-                    Problem(
-                        scenario.source,
-                        line,
-                        f"audience segment '{name}' is not an RFM segment "
-                        f"({', '.join(SEGMENT_NAMES)})",
-                    )
-                )
+                for name in written or []
+                if name not in known
+            ]
     return problems
 
 
