@@ -11,6 +11,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,17 +50,25 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         store.create_schema()
         yield store
         return
-    admin: Engine = request.getfixturevalue("postgres_admin")
+    with postgres_schema(request.getfixturevalue("postgres_admin")) as url:
+        store = Store(url)
+        store.create_schema()
+        yield store
+        store.engine.dispose()
+
+
+@contextmanager
+def postgres_schema(admin: Engine) -> Iterator[str]:
+    """A database URL whose tables live in a fresh schema, dropped afterwards."""
     schema = f"journeys_test_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    store = Store(url.render_as_string(hide_password=False))
-    store.create_schema()
-    yield store
-    store.engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def concurrently(count: int, work: Callable[[int], T]) -> list[T]:

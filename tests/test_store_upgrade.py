@@ -3,17 +3,15 @@ birthday or last_seen_at on customers) gains them on start, and its rows stay.""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import inspect, text
 
 from journeys.store import Store
-from tests.test_store import POSTGRES_URL, postgres_admin  # noqa: F401 - fixture
+from tests.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
 
 # The customers table as the previous release created it.
 OLD_CUSTOMERS = """
@@ -32,14 +30,8 @@ def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    admin: Engine = request.getfixturevalue("postgres_admin")
-    schema = f"journeys_upgrade_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with postgres_schema(request.getfixturevalue("postgres_admin")) as url:
+        yield url
 
 
 def test_an_old_database_gains_the_new_tables_and_columns_and_keeps_its_rows(
