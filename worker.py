@@ -74,6 +74,7 @@ def build_worker(
     store: Store | None = None,
     governance: Governance | None = None,
     registry: ScenarioRegistry | None = None,
+    program: LoyaltyProgram | None = None,
 ) -> Worker:
     """The production worker. Tests pass ``adapters`` to put a real fault or sink in the path,
     and ``governance`` so that results do not depend on the time of day the suite runs.
@@ -86,7 +87,7 @@ def build_worker(
     store = store or Store(settings.store_url)
     store.create_schema()
     registry = registry or ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
-    program = LoyaltyProgram.load(settings.loyalty_file)
+    program = program or LoyaltyProgram.load(settings.loyalty_file)
     mismatches = check_audiences(list(registry.scenarios.values()), program)
     if mismatches:
         raise ScenarioError(mismatches)
@@ -130,7 +131,8 @@ async def run_worker(settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
         log.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
     registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
-    worker = build_worker(client, settings, registry=registry)
+    program = LoyaltyProgram.load(settings.loyalty_file)
+    worker = build_worker(client, settings, registry=registry, program=program)
     await sync_schedules(client, registry, settings.task_queue)
     log.info(
         "worker on %s, namespace %s, task queue %s, store %s",
@@ -144,7 +146,6 @@ async def run_worker(settings: Settings) -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     # The worker routes what the store holds unrouted too (derived events, or events an API
     # process stored and could not route): with no API process running, nothing is stuck.
-    program = LoyaltyProgram.load(settings.loyalty_file)
     router = Router(client, registry, settings.task_queue, loyalty=program)
 
     async def same_router() -> Router:

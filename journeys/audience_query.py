@@ -67,8 +67,7 @@ def audience_page(
     appears mid-scan (an import) cannot shift the scan onto another date's ids.
     """
     if audience.birthday is None:
-        members, last = _page(session, audience, at, _filters(audience, at), after, limit)
-        return members, last
+        return _page(session, audience, at, _filters(audience, at), after, limit)
     resume, _, after_id = after.partition("|") if after else ("", "", "")
     for today, zones in sorted(birthday_groups(session, at).items()):
         if resume and today.isoformat() < resume:
