@@ -48,3 +48,26 @@ async def test_a_fresh_journey_replays(journeys: JourneyDriver) -> None:
     await journeys.finish("abandoned-cart", customer)
     history = await journeys.handle("abandoned-cart", customer).fetch_history()
     await _replayer().replay_workflow(history)
+
+
+async def test_a_journey_that_records_facts_replays(journeys: JourneyDriver) -> None:
+    """Entered, waiting, goal and exit facts (the patch marker first, then local activities)
+    replay without a non-determinism error, as a worker restarted mid-journey would."""
+    customer = journeys.customer()
+    await journeys.send(
+        customer,
+        "cart.updated",
+        cart_total=40,
+        currency="EUR",
+        item_count=1,
+        cart_url="https://shop.example/cart",
+    )
+    await journeys.idle("abandoned-cart", customer)
+    await journeys.advance("abandoned-cart", customer, "30m")
+    await journeys.send(customer, "order.completed", order_id="A-2")
+    state = await journeys.finish("abandoned-cart", customer)
+    assert state.status == "exited" and state.goal_reached_at is not None
+    history = await journeys.handle("abandoned-cart", customer).fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert markers[0].marker_recorded_event_attributes.marker_name == "core_patch"
+    await _replayer().replay_workflow(history)

@@ -54,6 +54,7 @@ class JourneyWorkflow:
         self._seen = set(self.progress.seen_ids)
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
+        self._facts = False  # set by run(): does this run record facts?
 
     @workflow.signal(name="event")
     def on_event(self, event: Event) -> None:
@@ -88,6 +89,10 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyState:
+        # Asked once, first thing: the marker is then the run's first command, where replay
+        # always finds it. Asked later (after a local activity), replay could ask before the
+        # server had told it about the marker, get False, and fail as non-deterministic.
+        self._facts = workflow.patched(FACTS_PATCH)
         p = self.progress
         while True:
             await self._drain()
@@ -221,7 +226,7 @@ class JourneyWorkflow:
     async def fact(self, kind: str, step_id: str = "", detail: str = "") -> None:
         """Records a fact for the funnels (``journey_facts``). Journeys whose history
         predates facts replay without them (the patch marker is absent there)."""
-        if not workflow.patched(FACTS_PATCH):
+        if not self._facts:
             return
         request = c.FactRequest(
             workflow_id=workflow.info().workflow_id,
