@@ -44,7 +44,7 @@ from journeys.context import build_context
 from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
 from journeys.governance import Governance
 from journeys.metrics import DELIVERIES
-from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer
+from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer, customer_context
 from journeys.templating import LOYALTY_NAMES, RenderedMessage, Templates
 
 NO_CONSENT = "suppressed:no-consent"
@@ -175,17 +175,19 @@ class DeliveryActivities:
         self, request: DeliverRequest
     ) -> tuple[list[Delivery], dict[str, Any], dict[str, Any], set[str]]:
         """Ledger rows, customer, loyalty snapshot and suppressions in one thread hop (each
-        hop costs ~1 ms)."""
-        rows = self.store.deliveries_for_key(request.delivery_key)
-        if any(row.status == SENT for row in rows):
-            return rows, {}, {}, set()
-        start = _resume_at(request, {row.channel: row for row in rows})
-        customer, suppressed = self._recipient(
-            request.context.customer_id, request.channels[start:]
+        hop costs ~1 ms) and, but for the snapshot, one transaction."""
+        customer_id = request.context.customer_id
+        rows, row, suppressed = self.store.delivery_inputs(
+            request.delivery_key,
+            customer_id,
+            lambda customer: {c: getattr(customer, ADDRESS_FIELD[c]) for c in request.channels},
         )
+        if any(r.status == SENT for r in rows):
+            return rows, {}, {}, set()
+        customer = customer_context(row) if row is not None else blank_customer(customer_id)
         loyalty: dict[str, Any] = {}
         if self.templates.variables(request.template, request.channels) & LOYALTY_NAMES:
-            loyalty = self.store.loyalty_snapshot(request.context.customer_id, request.context.now)
+            loyalty = self.store.loyalty_snapshot(customer_id, request.context.now)
         return rows, customer, loyalty, suppressed
 
     async def _send(
@@ -252,14 +254,6 @@ class DeliveryActivities:
         if stored.status == SENT:
             raise _SentElsewhere(channel)
         return stored
-
-    def _recipient(
-        self, customer_id: str, channels: Collection[str]
-    ) -> tuple[dict[str, Any], set[str]]:
-        """The customer's profile, and which of these channels' addresses are suppressed."""
-        customer = self.store.get_customer(customer_id) or blank_customer(customer_id)
-        addresses = {channel: customer.get(ADDRESS_FIELD[channel]) for channel in channels}
-        return customer, self.store.suppressed_channels(addresses)
 
     def _render(
         self,

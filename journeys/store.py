@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -74,6 +75,12 @@ class Store(
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
         add_missing_columns(self.engine)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A Core connection (commit as you go; what is not committed is rolled back)."""
+        with writer_lock(self.engine), self.engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

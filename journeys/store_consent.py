@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Connection, Table, and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from journeys.store_models import (
 
 class ConsentRecords:
     _session: Any  # provided by Store: a locked, short-lived Session
+    _connection: Any  # provided by Store: a locked Core connection
 
     # Suppression list and consent -----------------------------------------------------
 
@@ -46,23 +47,8 @@ class ConsentRecords:
 
     def suppressed_channels(self, addresses: Mapping[str, str | None]) -> set[str]:
         """Which of these (channel → address) pairs are on the suppression list; one query."""
-        pairs = {
-            channel: normalize_address(channel, address)
-            for channel, address in addresses.items()
-            if address
-        }
-        if not pairs:
-            return set()
-        query = select(Suppression.channel).where(
-            or_(
-                *(
-                    and_(col(Suppression.channel) == channel, col(Suppression.address) == address)
-                    for channel, address in pairs.items()
-                )
-            )
-        )
-        with self._session() as session:
-            return set(session.exec(query).all())
+        with self._connection() as connection:
+            return suppressed_among(connection, addresses)
 
     def suppressions(self, channel: str | None = None) -> list[Suppression]:
         with self._session() as session:
@@ -123,3 +109,26 @@ class ConsentRecords:
         with self._session() as session:
             query = select(ConsentChange).where(ConsentChange.customer_id == customer_id)
             return list(session.exec(query.order_by(col(ConsentChange.id))).all())
+
+
+SUPPRESSIONS = cast(Table, Suppression.__table__)
+
+
+def suppressed_among(connection: Connection, addresses: Mapping[str, Any]) -> set[str]:
+    """Which of these (channel → address) pairs are on the suppression list; one query."""
+    pairs = {
+        channel: normalize_address(channel, address)
+        for channel, address in addresses.items()
+        if address
+    }
+    if not pairs:
+        return set()
+    query = select(SUPPRESSIONS.c.channel).where(
+        or_(
+            *(
+                and_(SUPPRESSIONS.c.channel == channel, SUPPRESSIONS.c.address == address)
+                for channel, address in pairs.items()
+            )
+        )
+    )
+    return set(connection.execute(query).scalars())
