@@ -244,6 +244,32 @@ def test_a_reserved_row_keeps_its_recipient(store: Store) -> None:
     assert again.recipient == "+33600000001"  # the message may be out to the first one
 
 
+def test_moving_a_row_on_keeps_what_the_write_does_not_give(store: Store) -> None:
+    """Purpose, journey time (the frequency cap counts by them) and the provider's message
+    id survive a later write that leaves them out."""
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    store.record_delivery(
+        _ledger("reserved", purpose="marketing", journey_time=at, provider_message_id="m-0")
+    )
+    moved = store.record_delivery(_ledger("failed:adapter", reason="refused"))
+    assert (moved.status, moved.reason) == ("failed:adapter", "refused")
+    assert (moved.purpose, moved.journey_time, moved.provider_message_id) == (
+        "marketing",
+        at,
+        "m-0",
+    )
+    later = at + timedelta(hours=1)
+    again = store.record_delivery(
+        _ledger("reserved", purpose="transactional", journey_time=later, provider_message_id="m-1")
+    )
+    assert (again.purpose, again.journey_time, again.provider_message_id) == (
+        "transactional",
+        later,
+        "m-1",
+    )
+    assert store.deliveries_for_key("k1") == [again]
+
+
 def test_concurrent_late_writes_never_undo_a_send(store: Store) -> None:
     store.record_delivery(_ledger("reserved"))
     statuses = ["sent" if i == 0 else "reserved" for i in range(6)]
