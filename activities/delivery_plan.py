@@ -7,12 +7,8 @@ the attempt is over: deferred for quiet hours, capped, or suppressed on every ch
 
 It is all store work, so the deliver activity runs it in one thread hop: a hop costs about
 as much CPU as a ledger write on a busy worker (~0.3 ms), and a walk in separate hops made
-three per message where two are enough (this walk, then marking the send).
-
-Resuming (see ``activities.deliver``): a ``reserved`` row is where an earlier attempt
-stopped, so the channels before it keep their recorded decisions and that channel is
-finished with the recipient stored on the row, without new consent or address checks; a
-``failed:*`` row is never called again.
+three per message where two are enough (this walk, then marking the send). How a retry
+resumes from the rows an earlier attempt wrote is told in ``activities.deliver``.
 """
 
 from __future__ import annotations
