@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -279,32 +279,28 @@ class Store(
 
         Idempotent per entry_id: a retried activity gets True again. Two different first
         entries racing both pass the read; the unique ``once_key`` lets one insert win.
+        Core statements (every journey writes one): see ``LedgerRecords``.
         """
-        with self._session() as session:
-            if self._entry(session, entry.entry_id) is not None:
+        entries = cast(Table, JourneyEntry.__table__)
+        known = select(entries.c.id).where(entries.c.entry_id == entry.entry_id)
+        with self._connection() as connection:
+            if connection.execute(known).first() is not None:
                 return True
-            if once and self._first_entry(session, entry) is not None:
+            earlier = select(entries.c.id).where(
+                entries.c.scenario_id == entry.scenario_id,
+                entries.c.customer_id == entry.customer_id,
+            )
+            if once and connection.execute(earlier.limit(1)).first() is not None:
                 return False
             entry.once_key = "once" if once else None
-            session.add(entry)
+            values = {c.name: getattr(entry, c.name) for c in entries.columns if c.name != "id"}
             try:
-                session.commit()
+                connection.execute(insert(entries), values)
+                connection.commit()
                 return True
             except IntegrityError:  # a racing first entry, or a racing retry of this one
-                session.rollback()
-                return self._entry(session, entry.entry_id) is not None
-
-    @staticmethod
-    def _entry(session: Session, entry_id: str) -> JourneyEntry | None:
-        return session.exec(select(JourneyEntry).where(JourneyEntry.entry_id == entry_id)).first()
-
-    @staticmethod
-    def _first_entry(session: Session, entry: JourneyEntry) -> JourneyEntry | None:
-        query = select(JourneyEntry).where(
-            JourneyEntry.scenario_id == entry.scenario_id,
-            JourneyEntry.customer_id == entry.customer_id,
-        )
-        return session.exec(query.order_by(col(JourneyEntry.id))).first()
+                connection.rollback()
+                return connection.execute(known).first() is not None
 
     def entries_for(self, scenario_id: str, customer_id: str) -> list[JourneyEntry]:
         with self._session() as session:

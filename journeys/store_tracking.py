@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Table, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,6 +25,7 @@ LEASE = timedelta(seconds=60)
 
 class TrackingRecords:
     _session: Any  # provided by Store: a locked, short-lived Session
+    _connection: Any  # provided by Store: a locked Core connection
 
     # Event log ------------------------------------------------------------------------
 
@@ -157,13 +158,18 @@ class TrackingRecords:
     # Journey facts (funnels) --------------------------------------------------------------
 
     def record_fact(self, fact: JourneyFact) -> None:
-        """Writes a fact once; the same fact again (a retried local activity) is ignored."""
-        with self._session() as session:
-            session.add(fact)
+        """Writes a fact once; the same fact again (a retried local activity) is ignored.
+
+        Core, not a Session: every journey writes three or more of these, and a Session
+        cost ~1 ms per insert on SQLite where the statement takes ~0.05 ms.
+        """
+        values = {name: getattr(fact, name) for name in _FACT_COLUMNS}
+        with self._connection() as connection:
             try:
-                session.commit()
+                connection.execute(_INSERT_FACT, values)
+                connection.commit()
             except IntegrityError:
-                session.rollback()
+                connection.rollback()
 
     def funnel(self, scenario: Scenario, since: datetime, until: datetime) -> Funnel:
         with self._session() as session:
@@ -239,3 +245,8 @@ def _record(event: Event) -> EventRecord:
         properties=dict(event.properties),
         occurred_at=event.occurred_at or utcnow(),
     )
+
+
+_FACTS = cast(Table, JourneyFact.__table__)
+_INSERT_FACT = insert(_FACTS)
+_FACT_COLUMNS = tuple(column.name for column in _FACTS.columns if column.name != "id")
