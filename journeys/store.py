@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -281,26 +281,22 @@ class Store(
         entries racing both pass the read; the unique ``once_key`` lets one insert win.
         Core statements (every journey writes one): see ``LedgerRecords``.
         """
-        entries = cast(Table, JourneyEntry.__table__)
-        known = select(entries.c.id).where(entries.c.entry_id == entry.entry_id)
+        known = {"entry": entry.entry_id}
         with self._connection() as connection:
-            if connection.execute(known).first() is not None:
+            if connection.execute(_ENTRY_ID, known).first() is not None:
                 return True
-            earlier = select(entries.c.id).where(
-                entries.c.scenario_id == entry.scenario_id,
-                entries.c.customer_id == entry.customer_id,
-            )
-            if once and connection.execute(earlier.limit(1)).first() is not None:
+            first = {"scenario": entry.scenario_id, "customer": entry.customer_id}
+            if once and connection.execute(_EARLIER_ENTRY, first).first() is not None:
                 return False
             entry.once_key = "once" if once else None
-            values = {c.name: getattr(entry, c.name) for c in entries.columns if c.name != "id"}
+            values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
             try:
-                connection.execute(insert(entries), values)
+                connection.execute(_INSERT_ENTRY, values)
                 connection.commit()
                 return True
             except IntegrityError:  # a racing first entry, or a racing retry of this one
                 connection.rollback()
-                return connection.execute(known).first() is not None
+                return connection.execute(_ENTRY_ID, known).first() is not None
 
     def entries_for(self, scenario_id: str, customer_id: str) -> list[JourneyEntry]:
         with self._session() as session:
@@ -377,3 +373,18 @@ def _granted(row: Customer) -> dict[str, bool]:
 
 def _applied(session: Session, key: str) -> AppliedUpdate | None:
     return session.exec(select(AppliedUpdate).where(AppliedUpdate.key == key)).first()
+
+
+# ``record_entry``'s statements, built once (every journey runs them).
+_ENTRIES = cast(Table, JourneyEntry.__table__)
+_ENTRY_ID = select(_ENTRIES.c.id).where(_ENTRIES.c.entry_id == bindparam("entry"))
+_EARLIER_ENTRY = (
+    select(_ENTRIES.c.id)
+    .where(
+        _ENTRIES.c.scenario_id == bindparam("scenario"),
+        _ENTRIES.c.customer_id == bindparam("customer"),
+    )
+    .limit(1)
+)
+_INSERT_ENTRY = insert(_ENTRIES)
+_ENTRY_COLUMNS = tuple(column.name for column in _ENTRIES.columns if column.name != "id")
