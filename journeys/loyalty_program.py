@@ -8,7 +8,7 @@ reviews them like the scenarios; a bad value is reported as ``loyalty.yaml:LINE:
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from journeys.durations import Duration
+from journeys.local_time import local_moment
 from journeys.problems import Problem, ScenarioError
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml_file
 
@@ -26,30 +27,33 @@ class _Strict(BaseModel):
 
 class Expiry(_Strict):
     """When earned points expire: ``after`` a period, then optionally at the end of that
-    month or year in the customer's time zone. Neither: points never expire."""
+    month or year in the customer's time zone. Neither: points never expire.
+
+    Points always expire at the end of a local day (local midnight), never at the time of
+    day they were earned: a scenario step "on the last day at 10:00" must find the points
+    still there whatever hour they were earned. ``after: 20d`` earned on 3 March at 18:00
+    keeps them through 23 March and they are gone at 24 March 00:00 local time.
+    """
 
     after: Duration | None = None
     until_end_of: Literal["month", "year"] | None = None
 
     def expires_at(self, earned_at: datetime, zone: ZoneInfo) -> datetime | None:
+        """The first instant (UTC) the points are gone: local midnight after their last day."""
         if self.after is None and self.until_end_of is None:
             return None
-        moment = (earned_at + (self.after or timedelta(0))).astimezone(zone)
-        if self.until_end_of is None:
-            return moment
-        # The first instant after the period: local midnight of the next month or year.
+        last_day = (earned_at + (self.after or timedelta(0))).astimezone(zone).date()
         if self.until_end_of == "year":
-            end = moment.replace(year=moment.year + 1, month=1, day=1)
-        else:
-            days = calendar.monthrange(moment.year, moment.month)[1]
-            end = moment.replace(day=days) + timedelta(days=1)
-        return end.replace(hour=0, minute=0, second=0, microsecond=0)
+            last_day = last_day.replace(month=12, day=31)
+        elif self.until_end_of == "month":
+            last_day = last_day.replace(day=calendar.monthrange(last_day.year, last_day.month)[1])
+        return local_moment(last_day + timedelta(days=1), time(0), zone)
 
 
 def last_local_day(expires_at: datetime, zone: ZoneInfo) -> date:
-    """The last day points can be used, in the customer's zone: an expiry at local midnight
-    (the end-of-month rule) makes the day before the last one. Audiences and ``points``
-    in templates both use this, so ``points.next_expiring_on == event.expires_on`` holds."""
+    """The last day points can be used, in the customer's zone: the day before the local
+    midnight they expire at. Audiences and ``points`` in templates both use this, so
+    ``points.next_expiring_on == event.expires_on`` holds."""
     return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
 
 

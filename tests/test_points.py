@@ -48,7 +48,9 @@ def snapshot(wallet: Store, customer: str) -> tuple[list[Any], list[Any]]:
 def test_earning_is_once_per_reference_and_creates_the_customer(store: Store) -> None:
     lot = earn(store, "ghost", 120, "order-1", T0, YEAR)
     assert (lot.amount, lot.remaining, lot.status) == (120, 120, ACTIVE)
-    assert (lot.earned_at, lot.active_at, lot.expires_at) == (T0, T0, T0 + timedelta(days=365))
+    # Gone at the end of the local (here UTC) day a year later, not at the hour earned.
+    year_later = datetime(2028, 1, 11, tzinfo=UTC)
+    assert (lot.earned_at, lot.active_at, lot.expires_at) == (T0, T0, year_later)
     assert store.get_customer("ghost") is not None  # purchases arrive before profiles
     again = earn(store, "ghost", 999, "order-1", T0 + timedelta(hours=1), NEVER)
     assert (again.id, again.amount, again.expires_at) == (lot.id, 120, lot.expires_at)
@@ -122,9 +124,10 @@ def test_settle_activates_and_expires_once(store: Store) -> None:
     earn(store, "c2", 15, "waiting", T0, pending)
     redeem(store, "c1", 5, "r1", T0)  # the never-expiring lot is spent last
     redeem(store, "c2", 25, "r2", T0)
-    day = T0 + timedelta(days=1)
+    day = datetime(2027, 1, 12, tzinfo=UTC)  # the end of the day after T0's (UTC customers)
     before = snapshot(store, "c1"), snapshot(store, "c2")
-    assert store.settle_points(day - timedelta(seconds=1), batch=1) == (0, 0)  # nothing due
+    nothing_due = T0 + timedelta(hours=23)  # before "waiting" activates and "short" expires
+    assert store.settle_points(nothing_due, batch=1) == (0, 0)
     assert (snapshot(store, "c1"), snapshot(store, "c2")) == before
     assert store.settle_points(day, batch=1) == (1, 35)  # three pages of one lot, one empty
     lots = {lot.source_ref: lot for c in ("c1", "c2") for lot in store.points_lots(c)}

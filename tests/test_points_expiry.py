@@ -3,6 +3,7 @@ week before and on the last day, only while those points are still there."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,14 +18,38 @@ FORTY_DAYS = PointsRules(expiry=Expiry(after=timedelta(days=40)))
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def wallet(journeys: JourneyDriver, points: int, **profile: object) -> tuple[str, datetime]:
-    """A customer holding ``points`` that expire in 40 days; returns (id, earned at)."""
+def wallet(
+    journeys: JourneyDriver, points: int, earned: datetime | None = None, **profile: object
+) -> tuple[str, datetime]:
+    """A customer holding ``points`` earned at ``earned`` (default now) that expire 40 days
+    later, at the end of that day in Paris; returns (id, earned at)."""
     customer = journeys.customer("expiry", time_zone="Europe/Paris", **profile)
-    now = datetime.now(UTC)
+    earned = earned or datetime.now(UTC)
     journeys.store.earn_points(
-        customer, points, source_ref=f"{customer}/buy", reason="purchase", at=now, rules=FORTY_DAYS
+        customer, points, source_ref=f"{customer}/buy", reason="purchase", at=earned, rules=FORTY_DAYS
     )
-    return customer, now
+    return customer, earned
+
+
+async def test_every_earning_hour_gets_both_reminders_while_the_points_exist(
+    journeys: JourneyDriver,
+) -> None:
+    """Points earned at any of the 24 hours of a Paris day: the reminders at 10:00 a week
+    before and on the last day always come before the points are gone (they expire at the
+    end of a local day), so the outcome never depends on the hour the suite runs."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    wallets = [wallet(journeys, 100, now - timedelta(hours=hours)) for hours in range(24)]
+    assert {earned.astimezone(PARIS).hour for _, earned in wallets} == set(range(24))
+
+    await journeys.scan(EXPIRY, now + timedelta(days=12))  # 28 to 29 days left for all
+    await asyncio.gather(*(journeys.finish(EXPIRY, customer) for customer, _ in wallets))
+
+    for customer, earned in wallets:
+        assert [step for step, _ in journeys.sent(customer)] == ["notice", "reminder", "last-day"]
+        [lot] = journeys.store.points_lots(customer)
+        last_day = journeys.store.outbox_for(customer)[-1].journey_time
+        assert last_day is not None and lot.expires_at is not None
+        assert last_day < lot.expires_at, earned
 
 
 async def test_redeeming_after_the_notice_cancels_the_reminders(journeys: JourneyDriver) -> None:
@@ -46,7 +71,7 @@ async def test_partial_redemption_shows_what_is_left_in_the_customer_locale(
     journeys: JourneyDriver,
 ) -> None:
     customer, now = wallet(journeys, 1500, locale="fr", first_name="Léa")
-    expires_on = (now + timedelta(days=40)).astimezone(PARIS).date()
+    expires_on = (now + timedelta(days=40)).astimezone(PARIS).date()  # the last day
 
     await journeys.scan(EXPIRY, now + timedelta(days=12))
     await journeys.idle(EXPIRY, customer)
