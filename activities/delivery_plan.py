@@ -216,6 +216,7 @@ def ledger_row(
         status=status,
         reason=reason,
         workflow_id=request.workflow_id,
+        entry_id=request.entry_id or None,
         run_id=request.run_id,
         scenario_id=request.scenario_id,
         step_id=request.step_id,

@@ -26,9 +26,12 @@ class JourneyContext(BaseModel):
 
 
 class DeliverRequest(BaseModel):
-    """One send step. ``delivery_key`` is unique per step per journey entry: the ledger key."""
+    """One send step. ``delivery_key`` is unique per step per journey entry: the ledger key
+    (``journeys.journey_keys``); ``entry_id`` names the entry for the funnels (empty from
+    journeys scheduled before it was sent)."""
 
     delivery_key: str
+    entry_id: str = ""
     workflow_id: str
     run_id: str
     scenario_id: str

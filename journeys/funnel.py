@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
 from journeys.scenario import Scenario, SendStep
@@ -120,13 +120,16 @@ def _waiting_now(scenario_id: str, cohort: Any) -> Any:
 
 
 def _messages(cohort: Any) -> Any:
-    """Ledger rows of the cohort's entries by step and status (the key holds the entry)."""
-    key = cohort.c.workflow_id + "/" + cohort.c.entry_id + "/" + col(Delivery.step_id)
+    """Ledger rows of the cohort's entries by step and status. Rows name their entry; older
+    rows (``entry_id`` None) hold it in the first key format, ``<workflow>/<entry>/<step>``."""
+    legacy_key = cohort.c.workflow_id + "/" + cohort.c.entry_id + "/" + col(Delivery.step_id)
+    same_entry = or_(
+        col(Delivery.entry_id) == cohort.c.entry_id,
+        and_(col(Delivery.entry_id).is_(None), Delivery.delivery_key == legacy_key),
+    )
     return (
         select(Delivery.step_id, Delivery.status, func.count())
-        .join(
-            cohort, and_(cohort.c.workflow_id == Delivery.workflow_id, Delivery.delivery_key == key)
-        )
+        .join(cohort, and_(cohort.c.workflow_id == Delivery.workflow_id, same_entry))
         .group_by(col(Delivery.step_id), col(Delivery.status))
     )
 

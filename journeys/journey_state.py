@@ -49,6 +49,9 @@ class JourneyProgress(BaseModel):
 
     status: JourneyStatus = "waiting-for-trigger"
     entry_id: str = ""
+    # How this entry's step keys are written (``journeys.journey_keys``): chosen when the
+    # entry begins and kept across continue-as-new, so one entry never mixes formats.
+    key_format: int = 1
     entries: int = 0
     pc: int = 0
     # The moment the current wait ends: kept so a re-run of the step resumes the same wait.

@@ -105,6 +105,9 @@ class Delivery(SQLModel, table=True):
     status: str
     reason: str = ""
     workflow_id: str = ""
+    # The journey entry (its trigger event id); None on rows written before it was kept,
+    # whose entry the funnels read from the first key format instead.
+    entry_id: str | None = None
     run_id: str = ""
     scenario_id: str = ""
     step_id: str = ""

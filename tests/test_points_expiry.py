@@ -26,7 +26,7 @@ def wallet(
     customer = journeys.customer("expiry", time_zone="Europe/Paris", **profile)
     earned = earned or datetime.now(UTC)
     journeys.store.earn_points(
-        customer, points, source_ref=f"{customer}/buy", reason="purchase", at=earned, rules=FORTY_DAYS
+        customer, points, source_ref=f"{customer}/b", reason="purchase", at=earned, rules=FORTY_DAYS
     )
     return customer, earned
 

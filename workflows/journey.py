@@ -18,6 +18,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from journeys import contracts as c
+    from journeys import journey_keys
     from journeys.events import Event
     from journeys.journey_state import (
         INBOX_LIMIT,
@@ -36,6 +37,8 @@ from workflows.steps import HANDLERS, LOCAL, condition
 
 # Patch: journeys record facts for the funnels (entered, waiting at a step, goal, end).
 FACTS_PATCH = "journey-facts"
+# Patch: entries that begin in this run write structured step keys (journeys.journey_keys).
+KEYS_PATCH = "structured-keys"
 
 
 class Interrupted(Exception):
@@ -55,6 +58,7 @@ class JourneyWorkflow:
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
         self._facts = False  # set by run(): does this run record facts?
+        self._key_format = journey_keys.LEGACY  # set by run(): for entries beginning now
 
     @workflow.signal(name="event")
     def on_event(self, event: Event) -> None:
@@ -93,6 +97,8 @@ class JourneyWorkflow:
         # always finds it. Asked later (after a local activity), replay could ask before the
         # server had told it about the marker, get False, and fail as non-deterministic.
         self._facts = workflow.patched(FACTS_PATCH)
+        if workflow.patched(KEYS_PATCH):
+            self._key_format = journey_keys.STRUCTURED
         p = self.progress
         while True:
             await self._drain()
@@ -193,6 +199,7 @@ class JourneyWorkflow:
         if restarting:
             await self.fact("exited", detail=f"restarted by {event.name}")
         p.status, p.entry_id, p.pc, p.deadline = "running", event.id, 0, None
+        p.key_format = self._key_format
         p.trigger = p.last_event = event
         p.entries += 1
         p.entered_at = workflow.now()
@@ -213,7 +220,7 @@ class JourneyWorkflow:
             workflow_id=workflow.info().workflow_id,
             scenario_id=self.scenario.id,
             customer_id=self.customer_id,
-            entry_id=f"{workflow.info().workflow_id}/{trigger.id}",
+            entry_id=self._entry_key(trigger.id, self._key_format),
             policy=entry.reentry,
             now=workflow.now(),
         )
@@ -222,6 +229,18 @@ class JourneyWorkflow:
         )
 
     # ---- helpers for step handlers --------------------------------------------------------
+
+    def _entry_key(self, entry_id: str, key_format: int) -> str:
+        if key_format == journey_keys.LEGACY:
+            return journey_keys.legacy_key(workflow.info().workflow_id, entry_id)
+        return journey_keys.entry_key(self.scenario.id, self.customer_id, entry_id)
+
+    def step_key(self, step_id: str) -> str:
+        """The current entry's key for one step: ledger key, update key, points reference."""
+        p = self.progress
+        if p.key_format == journey_keys.LEGACY:
+            return journey_keys.legacy_key(workflow.info().workflow_id, p.entry_id, step_id)
+        return journey_keys.step_key(self.scenario.id, self.customer_id, p.entry_id, step_id)
 
     async def fact(self, kind: str, step_id: str = "", detail: str = "") -> None:
         """Records a fact for the funnels (``journey_facts``). Journeys whose history

@@ -152,7 +152,8 @@ async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessag
     the moment to try again."""
     info = workflow.info()
     request = c.DeliverRequest(
-        delivery_key=f"{info.workflow_id}/{journey.progress.entry_id}/{step.id}",
+        delivery_key=journey.step_key(step.id),
+        entry_id=journey.progress.entry_id,
         workflow_id=info.workflow_id,
         run_id=info.run_id,
         scenario_id=journey.scenario.id,
@@ -192,7 +193,7 @@ async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessag
 async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, UpdateStep)
     step = op.step
-    key = f"{workflow.info().workflow_id}/{journey.progress.entry_id}/{step.id}"
+    key = journey.step_key(step.id)
     if step.set:
         request = c.UpdateRequest(values=step.set, context=journey.context(), key=key)
         applied = await workflow.execute_local_activity(
