@@ -39,6 +39,10 @@ _OPERATORS = frozenset(
 _OPERATOR_NAMES = frozenset({"and", "or", "not", "if", "is", "in"})
 
 
+class TemplateUnreadable(TemplateSyntaxError):
+    """A template file that is not UTF-8 text (or not a readable file)."""
+
+
 class TemplateFiles(BaseLoader):
     """Templates under one folder, read with ``read_source`` (Jinja's loader would raise
     ``UnicodeDecodeError`` and read a file of any size or kind)."""
@@ -56,10 +60,10 @@ class TemplateFiles(BaseLoader):
             text = read_source(path)
             mtime = path.stat().st_mtime
         except SourceError as err:
-            raise TemplateSyntaxError(err.message, err.line, template, str(path)) from None
+            raise TemplateUnreadable(err.message, err.line, template, str(path)) from None
         except OSError as err:
             message = f"cannot read this file: {err.strerror}"
-            raise TemplateSyntaxError(message, 1, template, str(path)) from None
+            raise TemplateUnreadable(message, 1, template, str(path)) from None
 
         def uptodate() -> bool:
             try:

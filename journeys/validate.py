@@ -34,7 +34,15 @@ from journeys.scenario import (
 from journeys.scenario_file import parse_scenario
 from journeys.source_text import SourceError, read_source
 from journeys.store_models import PROFILE_FIELDS, check_profile_value
-from journeys.templating import BLOCKS, Expressions, Templates, locale_key, unwrap_expression
+from journeys.template_source import TemplateUnreadable
+from journeys.templating import (
+    BLOCKS,
+    Expressions,
+    TemplateCycle,
+    Templates,
+    locale_key,
+    unwrap_expression,
+)
 from journeys.yaml_lines import LineDict, LineList, load_yaml
 
 
@@ -301,7 +309,9 @@ class _Checker:
             present = self.templates.block_names(file)
         except TemplateSyntaxError as err:
             where = str(Path(err.filename)) if err.filename else path
-            self.problem(err.lineno, f"template syntax error: {err.message}", where)
+            plain = isinstance(err, TemplateUnreadable | TemplateCycle)  # not about syntax
+            prefix = "" if plain else "template syntax error: "
+            self.problem(err.lineno, f"{prefix}{err.message}", where)
             return
         except TemplateNotFound as err:
             self.problem(1, f"{label} extends '{err.name}', which does not exist", path)
