@@ -177,3 +177,15 @@ async def test_the_validate_command_reports_the_whole_corpus_without_a_traceback
             assert path in files, f"{path.name} is not reported"
     assert CORPUS / "loyalty" / "billion_laughs.yaml" in files
     assert any(f.is_relative_to(TEMPLATES) for f in files)
+
+
+def test_nesting_far_deeper_than_real_scenarios_still_validates(tmp_path: Path) -> None:
+    lines = ["id: deep", "name: Deep", "trigger: {event: signed.up}", "steps:"]
+    for level in range(25):  # 25 ifs inside one another: 52 levels of YAML
+        pad = "  " * (2 * level + 1)
+        lines += [f"{pad}- if: 'true'", f"{pad}  id: level-{level}", f"{pad}  then:"]
+    lines.append("  " * 51 + "- exit")
+    path = tmp_path / "deep.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    scenarios, problems = validate_paths([path], tmp_path)
+    assert problems == [] and len(list(scenarios[0].walk())) == 26
