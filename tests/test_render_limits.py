@@ -148,3 +148,25 @@ def test_nesting_over_the_limits_is_a_syntax_error_at_its_line(
     with pytest.raises(TemplateSyntaxError, match=message) as caught:
         Templates(tmp_path).render("t", "sms", None, {})
     assert caught.value.lineno == line
+
+
+@pytest.mark.parametrize("autoescape", [False, True])
+def test_the_guards_change_nothing_a_template_renders(autoescape: bool) -> None:
+    """Loops, ``~`` and captured blocks go through the guards: same output as plain Jinja."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from journeys.render_limits import BoundedSandbox
+
+    source = (
+        "{% for x in [1, 2, 3] %}{{ loop.length }}{{ loop.revindex }}{{ loop.cycle('a', 'b') }}"
+        "{% endfor %}|{% for x in [] %}{% else %}empty{% endfor %}|"
+        "{% for n in tree recursive %}{{ n.v }}({{ loop(n.c) }}){% endfor %}|"
+        "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|"
+        "{{ '<b>' ~ 1 ~ none ~ html }}|{% set x %}<i>{{ html }}</i>{% endset %}{{ x }}|"
+        "{% filter upper %}up{% endfilter %}"
+    )
+    context = {"tree": [{"v": 1, "c": [{"v": 2, "c": []}]}], "d": {"a": 1}, "html": "<s>"}
+    plain = SandboxedEnvironment(autoescape=autoescape).from_string(source).render(context)
+    bounded = BoundedSandbox(autoescape=autoescape).from_string(source).render(context)
+    assert bounded == plain
+    assert ("&lt;s&gt;" in bounded) is autoescape
