@@ -124,6 +124,9 @@ class LoyaltyProgram(_Strict):
             data = load_yaml_file(path)
         except YamlSyntaxError as err:
             raise ScenarioError([Problem(str(path), err.line, err.message)]) from None
+        except OSError as err:  # a folder or an unreadable file named loyalty.yaml
+            message = f"cannot read this file: {err.strerror}"
+            raise ScenarioError([Problem(str(path), 1, message)]) from None
         try:
             return cls.model_validate(data or {})
         except ValidationError as err:

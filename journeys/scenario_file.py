@@ -27,6 +27,7 @@ from journeys.scenario import (
     SplitVariant,
     Trigger,
 )
+from journeys.source_text import SourceError, read_source
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml
 
 # Scalar shorthand: which field a bare value fills, per step kind.
@@ -280,4 +281,9 @@ def parse_scenario(text: str, file: str) -> Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    """One scenario file; an unreadable or non-UTF-8 file is a ScenarioError at its line."""
+    try:
+        text = read_source(path)
+    except SourceError as err:
+        raise ScenarioError([Problem(str(path), err.line, err.message)]) from None
+    return parse_scenario(text, str(path))

@@ -19,10 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
 
 from journeys.locale_format import local_date, money, number
+from journeys.render_limits import MAX_TEXT, BoundedSandbox, RenderLimitError, checked, limited
+from journeys.safe_urls import safe_links
+from journeys.template_source import NestingLimit, TemplateFiles
 
 BLOCKS: dict[str, tuple[str, ...]] = {
     "email": ("subject", "html", "text"),
@@ -50,9 +52,20 @@ class RenderedMessage:
         return self.parts.get("html")
 
 
-def _sandbox(root: Path | None, autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(root)) if root else None,
+MAX_LAYOUTS = 8
+"""Layouts a template may extend through (``a`` extends ``b`` extends ``c``...)."""
+
+
+class TemplateCycle(TemplateSyntaxError):
+    """Templates that extend one another in a circle: rendering would never end."""
+
+
+def _sandbox(root: Path | None, autoescape: bool) -> BoundedSandbox:
+    """Bounded in what a template may cost (``render_limits``) and in how it is read and
+    nested (``template_source``)."""
+    env = BoundedSandbox(
+        loader=TemplateFiles(root) if root else None,
+        extensions=[NestingLimit],
         undefined=StrictUndefined,
         autoescape=autoescape,
         trim_blocks=True,
@@ -118,7 +131,8 @@ class Expressions:
     def evaluate(self, source: str, context: dict[str, Any]) -> Any:
         compiled = self.compile(source)
         try:
-            value = compiled(**context)
+            with limited(None):
+                value = checked(compiled(**context))
             bool(value)  # forces StrictUndefined to raise here, not in the caller
             return value
         except Exception as err:
@@ -145,7 +159,7 @@ class Templates:
         self.root = root
         self._html = _sandbox(root, autoescape=True)
         self._plain = _sandbox(root, autoescape=False)
-        self._parents: dict[str, str | None] = {}
+        self._parents: dict[str, tuple[str, int] | None] = {}
         self._variables: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
 
     def candidates(self, name: str, channel: str, locale: str | None) -> list[str]:
@@ -198,56 +212,83 @@ class Templates:
             for channel in channels:
                 for variant in self._variants(name, channel):
                     suffix = f".{variant}" if variant else ""
-                    current: str | None = f"{name}.{channel}{suffix}.j2"
-                    while current is not None:
+                    for current in self.chain(f"{name}.{channel}{suffix}.j2"):
                         used |= meta.find_undeclared_variables(self._parsed(current))
-                        current = self._parent(current)
             self._variables[key] = frozenset(used)
         return self._variables[key]
 
     def block_names(self, file: str) -> set[str]:
         """Blocks a template file defines, itself or through the layouts it extends."""
         names: set[str] = set()
-        current: str | None = file
-        while current is not None:
+        for current in self.chain(file):
             names.update(self._plain.get_template(current).blocks)
-            current = self._parent(current)
         return names
+
+    def chain(self, file: str) -> list[str]:
+        """``file`` and the layouts it extends, nearest first; a cycle or a chain longer
+        than ``MAX_LAYOUTS`` is a ``TemplateSyntaxError`` at the closing ``{% extends %}``
+        (Jinja itself would recurse until the stack runs out, or here loop forever)."""
+        chain = [file]
+        while (parent := self._parent(chain[-1])) is not None:
+            name, line = parent
+            where = str(self.root / chain[-1])
+            if name in chain:
+                loop = " → ".join([*chain[chain.index(name) :], name])
+                detail = "extends itself" if name == chain[-1] else f"extends in a circle: {loop}"
+                raise TemplateCycle(f"'{chain[-1]}' {detail}", line, chain[-1], where)
+            if len(chain) > MAX_LAYOUTS:
+                message = f"'{file}' extends more than {MAX_LAYOUTS} layouts in a row"
+                raise TemplateSyntaxError(message, line, chain[-1], where)
+            chain.append(name)
+        return chain
 
     def render_part(self, file: str, block: str, context: dict[str, Any]) -> str:
         """One block of a template file, e.g. the ``subject`` of an email.
 
         Rendering a single block skips the root render, which is where ``{% extends %}``
         links a layout's blocks; so the chain is linked here, child first so its blocks win.
-        Errors go through Jinja's handler so their traceback names template lines.
+        Errors go through Jinja's handler so their traceback names template lines. A part
+        is bounded in size and CPU time (``render_limits``); in an HTML part, links with an
+        unsafe scheme are removed (``safe_urls``).
         """
         env = self._html if block == "html" else self._plain
         try:
+            chain = self.chain(file)
             ctx = env.get_template(file).new_context(context)
-            parent = self._parent(file)
-            while parent is not None:
+            for parent in chain[1:]:
                 for name, function in env.get_template(parent).blocks.items():
                     ctx.blocks.setdefault(name, []).append(function)
-                parent = self._parent(parent)
         except TemplateNotFound as err:
             raise TemplateMissing(f"template '{err.name}' does not exist") from err
         if block not in ctx.blocks:
             raise TemplateMissing(f"{self.root / file}: has no '{{% block {block} %}}'")
-        try:
-            return "".join(ctx.blocks[block][0](ctx)).strip()
-        except Exception:
-            env.handle_exception()  # re-raises with template file names and lines
+        with limited(file):
+            try:
+                text = _joined(ctx.blocks[block][0](ctx), file)
+            except RecursionError:
+                raise RenderLimitError(
+                    f"template '{file}': calls nest too deeply (a macro, {{% include %}} "
+                    "or {% import %} that calls itself?)"
+                ) from None
+            except Exception:
+                env.handle_exception()  # re-raises with template file names and lines
+        return safe_links(text) if block == "html" else text
 
     def _parsed(self, file: str) -> nodes.Template:
         source = self._plain.loader.get_source(self._plain, file)[0]  # type: ignore[union-attr]
         return self._plain.parse(source)
 
-    def _parent(self, file: str) -> str | None:
-        """The layout a template extends (a literal name), read once per file."""
+    def _parent(self, file: str) -> tuple[str, int] | None:
+        """The layout a template extends (a literal name) and the line saying so, read once
+        per file."""
         if file not in self._parents:
             extends = next(self._parsed(file).find_all(nodes.Extends), None)
             parent = getattr(extends, "template", None)
-            self._parents[file] = parent.value if isinstance(parent, nodes.Const) else None
+            self._parents[file] = (
+                (str(parent.value), extends.lineno)
+                if extends is not None and isinstance(parent, nodes.Const)
+                else None
+            )
         return self._parents[file]
 
     def render(
@@ -257,6 +298,19 @@ class Templates:
         chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
         parts = {block: self.render_part(file, block, context) for block in BLOCKS[channel]}
         return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
+
+
+def _joined(chunks: Any, file: str) -> str:
+    """The rendered text, stopped as soon as it passes ``MAX_TEXT`` characters."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_TEXT:
+            raise RenderLimitError(
+                f"template '{file}': the output is over the limit of {MAX_TEXT:,} characters"
+            )
+        parts.append(chunk)
+    return "".join(parts).strip()
 
 
 # Context names read from the loyalty store (``Store.loyalty_snapshot``).

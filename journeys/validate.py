@@ -32,8 +32,17 @@ from journeys.scenario import (
     WaitUntilStep,
 )
 from journeys.scenario_file import parse_scenario
+from journeys.source_text import SourceError, read_source
 from journeys.store_models import PROFILE_FIELDS, check_profile_value
-from journeys.templating import BLOCKS, Expressions, Templates, locale_key, unwrap_expression
+from journeys.template_source import TemplateUnreadable
+from journeys.templating import (
+    BLOCKS,
+    Expressions,
+    TemplateCycle,
+    Templates,
+    locale_key,
+    unwrap_expression,
+)
 from journeys.yaml_lines import LineDict, LineList, load_yaml
 
 
@@ -58,10 +67,13 @@ def validate_paths(paths: list[Path], templates_dir: Path) -> tuple[list[Scenari
     first_file: dict[str, str] = {}
     for path in scenario_files(paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_source(path)
             scenario = parse_scenario(text, str(path))
         except OSError as err:
             problems.append(Problem(str(path), 1, f"cannot read this file: {err.strerror}"))
+            continue
+        except SourceError as err:
+            problems.append(Problem(str(path), err.line, err.message))
             continue
         except ScenarioError as err:
             problems += err.problems
@@ -297,7 +309,9 @@ class _Checker:
             present = self.templates.block_names(file)
         except TemplateSyntaxError as err:
             where = str(Path(err.filename)) if err.filename else path
-            self.problem(err.lineno, f"template syntax error: {err.message}", where)
+            plain = isinstance(err, TemplateUnreadable | TemplateCycle)  # not about syntax
+            prefix = "" if plain else "template syntax error: "
+            self.problem(err.lineno, f"{prefix}{err.message}", where)
             return
         except TemplateNotFound as err:
             self.problem(1, f"{label} extends '{err.name}', which does not exist", path)
@@ -376,7 +390,7 @@ def _template_frame(err: BaseException, root: Path) -> tuple[str, int] | None:
 def _read_tree(source: str) -> LineDict:
     """The YAML tree of a scenario's source file, or an empty one (every line is then 1)."""
     try:
-        tree = load_yaml(Path(source).read_text(encoding="utf-8")) if source else None
+        tree = load_yaml(read_source(Path(source))) if source else None
     except (OSError, ValueError):
         tree = None
     if isinstance(tree, LineDict):
