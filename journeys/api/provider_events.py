@@ -127,7 +127,9 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
         reason = f"Twilio error {report.error_code}"
         if report.error_message:
             reason += f": {report.error_message}"
-    row = store.record_provider_status(report.delivery_key, "sms", report.status, reason=reason)
+    row = store.record_provider_status(
+        report.delivery_key, "sms", report.status, reason=reason, message_id=report.message_sid
+    )
     if row is None:
         log.info("Twilio status for unknown delivery %s: ignored", report.delivery_key)
         return
@@ -191,7 +193,10 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
         reason = f"{event['status']} {reason}".strip()
     row = None
     if key and kind in SENDGRID_STATUSES:
-        row = store.record_provider_status(key, "email", status, reason=reason, at=_at(event))
+        message_id = _text(event.get("sg_message_id"))
+        row = store.record_provider_status(
+            key, "email", status, reason=reason, at=_at(event), message_id=message_id
+        )
         if row is None:
             log.info("SendGrid %s for unknown delivery %s: ignored", kind, key)
     elif key:
