@@ -145,7 +145,7 @@ async def run_worker(settings: Settings) -> None:
         client.service_client.config.target_host,
         settings.temporal_namespace,
         settings.task_queue,
-        settings.store_url,
+        settings.store_url_shown,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

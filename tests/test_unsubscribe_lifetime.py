@@ -1,0 +1,109 @@
+"""Unsubscribe tokens: their lifetime, key rotation, and links sent before issue times.
+
+Every moment is pinned (``issued_at``, ``now``): nothing depends on when the suite runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from journeys.settings import SettingsError
+from journeys.unsubscribe import (
+    ExpiredUnsubscribeToken,
+    InvalidUnsubscribeToken,
+    UnsubscribeSettings,
+    make_token,
+    read_token,
+)
+
+KEY = "test-only-secret-0123456789abcdefghijklmnop"
+OLD_KEY = "the-previous-secret-0123456789abcdefghij"
+SETTINGS = UnsubscribeSettings(secret_key=KEY)
+ISSUED = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+# Made by the previous version's make_token ("cust-42", "email", "marketing"), with KEY and
+# with OLD_KEY: links in mails already sent, which carry no issue time.
+LEGACY = "WyJjdXN0LTQyIiwiZW1haWwiLCJtYXJrZXRpbmciXQ.xtC7bABr6Y_s4ofiwZTQ66L3baQDdp8i3lURny1_B5w"
+LEGACY_OLD_KEY = (
+    "WyJjdXN0LTQyIiwiZW1haWwiLCJtYXJrZXRpbmciXQ.0uYp_viBeXVU2XSM0EsMidWoq_wJ2MhnDaaq6xPB3gY"
+)
+TARGET = ("cust-42", "email", "marketing")
+
+
+def token(settings: UnsubscribeSettings = SETTINGS, issued: datetime = ISSUED) -> str:
+    return make_token(*TARGET, settings=settings, issued_at=issued)
+
+
+def test_a_token_works_for_a_year_and_then_expires() -> None:
+    made = token()
+    for age in (timedelta(0), timedelta(days=30), timedelta(days=365)):
+        assert read_token(made, settings=SETTINGS, now=ISSUED + age) == TARGET
+    with pytest.raises(ExpiredUnsubscribeToken) as expired:
+        read_token(made, settings=SETTINGS, now=ISSUED + timedelta(days=365, seconds=1))
+    assert expired.value.target == TARGET  # genuine: who it names is known
+    assert expired.value.issued_at == ISSUED
+    assert isinstance(expired.value, InvalidUnsubscribeToken)  # refused by older callers too
+
+
+def test_the_lifetime_is_a_setting_never_below_thirty_days() -> None:
+    short = UnsubscribeSettings(secret_key=KEY, unsubscribe_token_days=30)
+    made = token(short)
+    assert read_token(made, settings=short, now=ISSUED + timedelta(days=30)) == TARGET
+    with pytest.raises(ExpiredUnsubscribeToken):
+        read_token(made, settings=short, now=ISSUED + timedelta(days=31))
+    with pytest.raises(ValidationError, match="unsubscribe_token_days"):
+        UnsubscribeSettings(secret_key=KEY, unsubscribe_token_days=29)
+
+
+def test_after_a_rotation_links_signed_with_the_previous_key_keep_working() -> None:
+    before = UnsubscribeSettings(secret_key=OLD_KEY)
+    sent_before = token(before)
+    rotated = UnsubscribeSettings(
+        secret_key=KEY, previous_secret_keys=f" another-retired-key-0123456789abcdef , {OLD_KEY}"
+    )
+    later = ISSUED + timedelta(days=200)
+    assert read_token(sent_before, settings=rotated, now=later) == TARGET
+    # New links are signed with the new key only: they verify without the previous one.
+    assert read_token(token(rotated, later), settings=SETTINGS, now=later) == TARGET
+    # An old link still expires on its own date: the grace ends one lifetime after rotation.
+    with pytest.raises(ExpiredUnsubscribeToken):
+        read_token(sent_before, settings=rotated, now=ISSUED + timedelta(days=366))
+    # Once the previous key is removed, its links are not ours any more.
+    with pytest.raises(InvalidUnsubscribeToken) as refused:
+        read_token(sent_before, settings=SETTINGS, now=later)
+    assert not isinstance(refused.value, ExpiredUnsubscribeToken)
+
+
+def test_a_weak_previous_key_is_a_clear_error() -> None:
+    weak = UnsubscribeSettings(secret_key=KEY, previous_secret_keys="short")
+    with pytest.raises(SettingsError, match="JOURNEYS_PREVIOUS_SECRET_KEYS"):
+        read_token(token(), settings=weak, now=ISSUED)
+
+
+def test_links_sent_before_issue_times_keep_working_until_the_transition_ends() -> None:
+    assert read_token(LEGACY, settings=SETTINGS, now=ISSUED + timedelta(days=2000)) == TARGET
+    rotated = UnsubscribeSettings(secret_key=KEY, previous_secret_keys=OLD_KEY)
+    assert read_token(LEGACY_OLD_KEY, settings=rotated, now=ISSUED) == TARGET
+    ending = UnsubscribeSettings(secret_key=KEY, unsubscribe_legacy_until=date(2027, 6, 30))
+    last_day = datetime(2027, 6, 30, 23, 59, 59, tzinfo=UTC)
+    assert read_token(LEGACY, settings=ending, now=last_day) == TARGET
+    with pytest.raises(ExpiredUnsubscribeToken) as expired:
+        read_token(LEGACY, settings=ending, now=last_day + timedelta(seconds=1))
+    assert (expired.value.target, expired.value.issued_at) == (TARGET, None)
+    # The transition covers old links only: a current one keeps its own lifetime.
+    assert read_token(token(ending, last_day), settings=ending, now=last_day) == TARGET
+
+
+def test_the_two_formats_cannot_pass_for_each_other() -> None:
+    legacy_payload, _, legacy_signature = LEGACY.partition(".")
+    current_payload, _, current_signature = token().partition(".")
+    for forged in (
+        f"{legacy_payload}.{current_signature}",
+        f"{current_payload}.{legacy_signature}",
+        f"{legacy_payload}.{legacy_signature[:-1]}A",
+    ):
+        with pytest.raises(InvalidUnsubscribeToken) as refused:
+            read_token(forged, settings=SETTINGS, now=ISSUED)
+        assert not isinstance(refused.value, ExpiredUnsubscribeToken)
