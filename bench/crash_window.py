@@ -16,7 +16,7 @@ can tell. Two sides, alternated in rounds on one embedded server:
   whether or not its answer reached the worker): the callback names the delivery key, the
   API records it on the reserved row, and the retry marks the row sent instead of sending.
 
-    python bench/crash_window.py            # 120 journeys per round, 2 kills, 2 rounds a side
+    python bench/crash_window.py            # 120 journeys per round, 2 kills, 3 rounds a side
     python bench/crash_window.py 200 3 2    # journeys per round, kills per round, rounds
 """
 
@@ -249,4 +249,4 @@ async def main(count: int, kills: int, rounds: int) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:4]]
-    asyncio.run(main(*(args + [120, 2, 2][len(args) :])))
+    asyncio.run(main(*(args + [120, 2, 3][len(args) :])))

@@ -46,7 +46,7 @@ class TwilioSink:
         self.lock = threading.Lock()
         self.accepted: list[Accepted] = []
         self.callbacks_failed = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -112,6 +112,11 @@ class TwilioSink:
         except (urllib.error.URLError, OSError):
             with self.lock:
                 self.callbacks_failed += 1
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a worker killed mid-request resets its connection: expected here
 
 
 def _handler(sink: TwilioSink) -> type[BaseHTTPRequestHandler]:
