@@ -74,11 +74,25 @@ class Settings(BaseSettings):
 
 
 # Fields whose value is never echoed back in an error, even masked by ``redact``.
-SECRET_FIELDS = frozenset({"temporal_api_key", "database_url"})
+SECRET_FIELDS = frozenset(
+    {"temporal_api_key", "database_url", "secret_key", "previous_secret_keys"}
+)
 
 
 class SettingsError(ValueError):
     """A setting from the environment that cannot be used, named by its variable."""
+
+
+def describe(err: ValidationError, prefix: str = "JOURNEYS_") -> str:
+    """One plain ``VARIABLE=value: problem`` per bad variable (secret values masked)."""
+    lines = []
+    for error in err.errors(include_url=False):
+        field = str(error["loc"][0]).upper() if error["loc"] else "SETTING"
+        name = field if field.startswith(("TEMPORAL_", prefix)) else f"{prefix}{field}"
+        secret = field.lower().removeprefix(prefix.lower()) in SECRET_FIELDS
+        shown = MASK if secret else redact(repr(error.get("input")))
+        lines.append(f"{name}={shown}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def load_settings() -> Settings:
@@ -86,14 +100,7 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as err:
-        lines = []
-        for error in err.errors(include_url=False):
-            field = str(error["loc"][0]).upper() if error["loc"] else "SETTING"
-            name = field if field.startswith(("TEMPORAL_", "JOURNEYS_")) else f"JOURNEYS_{field}"
-            secret = field.lower().removeprefix("journeys_") in SECRET_FIELDS
-            shown = MASK if secret else redact(repr(error.get("input")))
-            lines.append(f"{name}={shown}: {error['msg']}")
-        raise SettingsError("; ".join(lines)) from None
+        raise SettingsError(describe(err)) from None
     try:
         make_url(settings.store_url)
     except (ArgumentError, ValueError) as err:

@@ -41,13 +41,13 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from journeys.settings import SettingsError
+from journeys.settings import SettingsError, describe
 
 # Shorter keys are refused: the secret is all that stands between a guessed link and
 # someone else's opt-out.
@@ -76,6 +76,24 @@ class UnsubscribeSettings(BaseSettings):
     unsubscribe_token_days: int = Field(default=DEFAULT_LIFETIME_DAYS, ge=MIN_LIFETIME_DAYS)
     unsubscribe_legacy_until: date | None = None  # links without an issue time: until then
 
+    def __init__(self, **values: Any) -> None:
+        # A bad value stops the start with the variable named, not a validation trace.
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise SettingsError(describe(err)) from None
+
+    @field_validator("previous_secret_keys")
+    @classmethod
+    def _previous_keys_are_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        for part in _parts(value):
+            if len(part) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"a key of {len(part)} characters (at least {MIN_SECRET_LENGTH} each, "
+                    "comma-separated)"
+                )
+        return value
+
     def key(self) -> bytes:
         """The signing key; a ``SettingsError`` that says what to do when it is unusable."""
         secret = self.secret_key.get_secret_value() if self.secret_key else ""
@@ -85,13 +103,16 @@ class UnsubscribeSettings(BaseSettings):
                 f"Generate one with `{_GENERATE_HINT}` and set it in the environment "
                 "(never in a file in the repository)."
             )
-        return _usable("JOURNEYS_SECRET_KEY", secret)
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"JOURNEYS_SECRET_KEY is too short ({len(secret)} characters; at least "
+                f"{MIN_SECRET_LENGTH}). Generate one with `{_GENERATE_HINT}`."
+            )
+        return secret.encode("utf-8")
 
     def verifying_keys(self) -> list[bytes]:
         """The signing key, then each previous key (still accepted after a rotation)."""
-        text = self.previous_secret_keys.get_secret_value() if self.previous_secret_keys else ""
-        previous = [part.strip() for part in text.split(",") if part.strip()]
-        return [self.key()] + [_usable("JOURNEYS_PREVIOUS_SECRET_KEYS", k) for k in previous]
+        return [self.key()] + [part.encode("utf-8") for part in _parts(self.previous_secret_keys)]
 
     @property
     def lifetime(self) -> timedelta:
@@ -118,13 +139,9 @@ class UnsubscribeSettings(BaseSettings):
         return url
 
 
-def _usable(variable: str, secret: str) -> bytes:
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise SettingsError(
-            f"{variable} holds a key that is too short ({len(secret)} characters; at least "
-            f"{MIN_SECRET_LENGTH}). Generate one with `{_GENERATE_HINT}`."
-        )
-    return secret.encode("utf-8")
+def _parts(keys: SecretStr | None) -> list[str]:
+    text = keys.get_secret_value() if keys else ""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class UnsubscribeTarget(NamedTuple):
