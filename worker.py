@@ -179,6 +179,8 @@ def main() -> None:
         asyncio.run(run_worker(settings))
     except ScenarioError as err:
         raise SystemExit(f"the scenarios or the loyalty program have problems:\n{err}") from None
+    except SettingsError as err:  # e.g. a provider's settings, read when its adapter is built
+        raise SystemExit(f"bad setting: {err}") from None
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@ Every moment is pinned (``issued_at``, ``now``): nothing depends on when the sui
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from journeys.settings import SettingsError
 from journeys.unsubscribe import (
@@ -18,6 +23,7 @@ from journeys.unsubscribe import (
     read_token,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 KEY = "test-only-secret-0123456789abcdefghijklmnop"
 OLD_KEY = "the-previous-secret-0123456789abcdefghij"
 SETTINGS = UnsubscribeSettings(secret_key=KEY)
@@ -119,3 +125,27 @@ def test_the_two_formats_cannot_pass_for_each_other() -> None:
         with pytest.raises(InvalidUnsubscribeToken) as refused:
             read_token(forged, settings=SETTINGS, now=ISSUED)
         assert not isinstance(refused.value, ExpiredUnsubscribeToken)
+
+
+async def test_a_worker_with_a_bad_lifetime_stops_with_one_line(
+    temporal: WorkflowEnvironment,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "TEMPORAL_"))}
+    env.update(
+        TEMPORAL_ADDRESS=temporal.client.service_client.config.target_host,
+        JOURNEYS_TASK_QUEUE="journeys-bad-lifetime",
+        JOURNEYS_EMAIL_PROVIDER="smtp",
+        JOURNEYS_SMTP_HOST="127.0.0.1",
+        JOURNEYS_SMTP_FROM_ADDRESS="club@shop.example",
+        JOURNEYS_SECRET_KEY=KEY,
+        JOURNEYS_PUBLIC_URL="https://journeys.example.com",
+        JOURNEYS_UNSUBSCRIBE_TOKEN_DAYS="5",
+    )
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "worker.py", cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(worker.communicate(), 60)
+    assert worker.returncode == 1, output.decode()
+    assert b"bad setting: JOURNEYS_UNSUBSCRIBE_TOKEN_DAYS='5': Input should be greater" in output
+    assert b"Traceback" not in output
