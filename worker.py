@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.plugin import SimplePlugin
 from temporalio.worker import Worker
 
 import workflows.audience_scan
@@ -26,7 +27,7 @@ import workflows.steps
 from activities import build_activities
 from activities.audience import AudienceActivities
 from activities.channels.base import ChannelAdapter
-from activities.channels.selection import adapters_from_settings
+from activities.channels.selection import adapters_from_settings, closing
 from activities.loyalty import LoyaltyActivities
 from journeys.governance import Governance
 from journeys.logs import configure_logging
@@ -94,7 +95,11 @@ def build_worker(
     router = Router(client, registry, settings.task_queue, loyalty=program)
     templates = Templates(settings.templates_dir)
     governance = governance or Governance.from_settings()
-    adapters = adapters or adapters_from_settings(store)
+    plugins: list[SimplePlugin] = []
+    if adapters is None:  # built here, so closed here once the worker has stopped
+        adapters = built = adapters_from_settings(store)
+        closer = SimplePlugin("journeys.channels", run_context=lambda: closing(built.values()))
+        plugins.append(closer)
     log.info(
         "channels: %s", ", ".join(f"{c}={type(a).__name__}" for c, a in sorted(adapters.items()))
     )
@@ -105,6 +110,7 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[JourneyWorkflow, AudienceScanWorkflow, PurchaseWorkflow, LoyaltyDailyWorkflow],
         activities=activities,
+        plugins=plugins,
     )
 
 
@@ -139,7 +145,7 @@ async def run_worker(settings: Settings) -> None:
         client.service_client.config.target_host,
         settings.temporal_namespace,
         settings.task_queue,
-        settings.store_url,
+        settings.store_url_shown,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -173,6 +179,8 @@ def main() -> None:
         asyncio.run(run_worker(settings))
     except ScenarioError as err:
         raise SystemExit(f"the scenarios or the loyalty program have problems:\n{err}") from None
+    except SettingsError as err:  # e.g. a provider's settings, read when its adapter is built
+        raise SystemExit(f"bad setting: {err}") from None
 
 
 if __name__ == "__main__":

@@ -130,6 +130,8 @@ class DeliveryPlanner:
                 plan.decisions.append(decision(row))  # refused for good: never called again
                 continue
             if row is not None and row.status == RESERVED:
+                if row.provider_status:
+                    return self._reported(request, plan, row)
                 self._need_adapter(request, channel)
                 plan.position, plan.recipient = position, reserved_recipient(row, customer)
                 return plan
@@ -167,6 +169,30 @@ class DeliveryPlanner:
             )
         activity.logger.info("delivery %s suppressed on every channel", request.delivery_key)
         plan.result = DeliverResult(status="suppressed", decisions=plan.decisions)
+        return plan
+
+    def _reported(self, request: DeliverRequest, plan: Plan, row: Delivery) -> Plan:
+        """A reserved row the provider has reported on: it has the message.
+
+        The attempt that sent it died after the provider accepted and before it could
+        record the answer (a SIGKILLed worker); the provider's status webhook, which names
+        the delivery key, got here first. Sending again would repeat the message on a
+        provider without an idempotency key (Twilio, SendGrid), so the row is marked sent
+        with the id the report carried.
+        """
+        message_id = row.provider_message_id or f"{row.channel}:{row.delivery_key}"
+        reason = f"the provider reported it ({row.provider_status}) after the sending attempt died"
+        self.record(request, row.channel, SENT, reason, provider_message_id=message_id)
+        activity.logger.info(
+            "delivery %s: %s already has it (%s), marked sent without sending again",
+            request.delivery_key,
+            row.channel,
+            row.provider_status,
+        )
+        plan.decisions.append(ChannelDecision(channel=row.channel, status=SENT, reason=reason))
+        plan.result = DeliverResult(
+            status="sent", channel=row.channel, message_id=message_id, decisions=plan.decisions
+        )
         return plan
 
     def _decide(

@@ -22,6 +22,7 @@ from journeys.cli_audience import audience
 from journeys.cli_common import command_settings as _settings
 from journeys.cli_common import fail as _fail
 from journeys.cli_common import open_store as _store
+from journeys.cli_common import until_interrupted
 from journeys.cli_customers import customers_app
 from journeys.cli_stats import stats
 from journeys.console import console, outbox_table, status_table, timeline_table
@@ -344,7 +345,7 @@ def simulate(
             if path.is_file()
             else ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir).get(scenario)
         )
-        result = asyncio.run(
+        result = until_interrupted(
             run_simulation(
                 chosen, read_customer(customer), read_events(events), settings.templates_dir
             )

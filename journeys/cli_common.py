@@ -1,9 +1,12 @@
 """What every ``journeys`` command shares: the settings, the store, the scenario folder,
-and one way to fail (one red line, exit status 1)."""
+one way to fail (one red line, exit status 1), and one way to be interrupted."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from journeys.scenario import Scenario
     from journeys.store import Store
 
+T = TypeVar("T")
 
 def command_settings() -> Settings:
     """Settings from the environment, or one line naming the bad variable."""
@@ -57,3 +61,45 @@ def fail(message: str) -> typer.Exit:
     # soft_wrap: one message, one line, however long (paths, addresses); scripts grep it
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(1)
+
+
+class _Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def until_interrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Runs ``work``; the first Ctrl-C or SIGTERM cancels it, so its cleanup runs (simulate
+    stops its private Temporal server) and the command exits 128 + the signal's number.
+
+    Without this, SIGTERM killed the process at once and left the server running, and a
+    second Ctrl-C during the cleanup interrupted the cleanup itself: later signals are
+    ignored while it runs.
+    """
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[int] = []
+
+        def stop(signum: int) -> None:
+            if not received:
+                received.append(signum)
+                task.cancel()
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop, signum)
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if received:
+                raise _Interrupted(received[0]) from None
+            raise
+
+    try:
+        return asyncio.run(main())
+    except _Interrupted as stopped:
+        console.print(f"interrupted ({stopped}): nothing was left running")
+        raise typer.Exit(128 + stopped.signum) from None

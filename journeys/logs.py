@@ -1,6 +1,7 @@
 """Process logging: readable lines by default, one JSON object per line with
 ``JOURNEYS_LOG_FORMAT=json`` (for a log collector: time, level, logger, message, and
-the exception when there is one)."""
+the exception when there is one). Every line, whoever logged it, leaves with the passwords
+of the URLs in it masked (``journeys.redact``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import logging
 import os
 from datetime import UTC, datetime
+
+from journeys.redact import redact
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +23,12 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -28,6 +36,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     if os.environ.get("JOURNEYS_LOG_FORMAT", "").lower() == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("temporalio").setLevel(logging.WARNING)

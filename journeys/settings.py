@@ -3,16 +3,22 @@
 Every field can be set as ``JOURNEYS_<FIELD>``; the Temporal connection also honours the
 conventional ``TEMPORAL_ADDRESS`` / ``TEMPORAL_NAMESPACE`` / ``TEMPORAL_API_KEY`` names used by
 Temporal's own tools, so one environment serves both.
+
+Nothing secret shows in ``repr(settings)`` or in an error about a setting: the Temporal API
+key is a ``SecretStr``, the store URL is left out of the repr and shown with its password
+masked (``store_url_shown``, ``journeys.redact``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from journeys.redact import MASK, redact
 
 
 class Settings(BaseSettings):
@@ -22,7 +28,7 @@ class Settings(BaseSettings):
     scenarios_dir: Path = Path("scenarios")
     templates_dir: Path = Path("templates")
     loyalty_file: Path = Path("loyalty.yaml")  # points, expiry, tiers (journeys.loyalty_program)
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)  # may hold a password
     task_queue: str = "journeys"
 
     temporal_address: str | None = Field(
@@ -32,7 +38,7 @@ class Settings(BaseSettings):
         default="default",
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "JOURNEYS_TEMPORAL_NAMESPACE"),
     )
-    temporal_api_key: str | None = Field(
+    temporal_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "JOURNEYS_TEMPORAL_API_KEY")
     )
     # None lets the SDK decide: TLS on when an API key is given (Temporal Cloud), else off.
@@ -61,9 +67,32 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"
 
+    @property
+    def store_url_shown(self) -> str:
+        """The store URL for logs and messages: its password, if any, masked."""
+        return redact(self.store_url)
+
+
+# Fields whose value is never echoed back in an error, even masked by ``redact``.
+SECRET_FIELDS = frozenset(
+    {"temporal_api_key", "database_url", "secret_key", "previous_secret_keys"}
+)
+
 
 class SettingsError(ValueError):
     """A setting from the environment that cannot be used, named by its variable."""
+
+
+def describe(err: ValidationError, prefix: str = "JOURNEYS_") -> str:
+    """One plain ``VARIABLE=value: problem`` per bad variable (secret values masked)."""
+    lines = []
+    for error in err.errors(include_url=False):
+        field = str(error["loc"][0]).upper() if error["loc"] else "SETTING"
+        name = field if field.startswith(("TEMPORAL_", prefix)) else f"{prefix}{field}"
+        secret = field.lower().removeprefix(prefix.lower()) in SECRET_FIELDS
+        shown = MASK if secret else redact(repr(error.get("input")))
+        lines.append(f"{name}={shown}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def load_settings() -> Settings:
@@ -71,14 +100,13 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as err:
-        lines = []
-        for error in err.errors(include_url=False):
-            field = str(error["loc"][0]).upper() if error["loc"] else "SETTING"
-            name = field if field.startswith(("TEMPORAL_", "JOURNEYS_")) else f"JOURNEYS_{field}"
-            lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
-        raise SettingsError("; ".join(lines)) from None
+        raise SettingsError(describe(err)) from None
     try:
         make_url(settings.store_url)
-    except ArgumentError as err:
-        raise SettingsError(f"JOURNEYS_DATABASE_URL={settings.database_url!r}: {err}") from None
+    except (ArgumentError, ValueError) as err:
+        # Not echoed: where the password sits in a string that does not parse is unknown.
+        raise SettingsError(
+            "JOURNEYS_DATABASE_URL is not a database URL (expected e.g. "
+            f"postgresql+psycopg://user:password@host:5432/journeys): {redact(str(err))}"
+        ) from None
     return settings

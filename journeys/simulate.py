@@ -4,17 +4,25 @@ Runs on a private in-memory Temporal server with per-workflow time skipping and 
 store in a temporary folder, through the production worker and router: the timeline is
 exactly what a real journey would do, and nothing is sent anywhere (the outbox is the only
 channel and it is thrown away afterwards).
+
+The private server is a child process: it is stopped however the simulation ends — its
+result, an error, or a cancellation (``journeys simulate`` turns Ctrl-C and SIGTERM into
+one), even one that comes while the server is still starting.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
 from journeys.durations import parse_duration
@@ -107,15 +115,32 @@ async def simulate(
         customer_id = str(profile.pop("id"))
         attributes = profile.pop("attributes", {})
         store.upsert_customer(customer_id, attributes=attributes, **profile)
-        env = await start_time_skipping()
-        try:
-            async with build_worker(env.client, settings, store=store):
-                router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
-                driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
-                state = await _play(driver, scenario.id, customer_id, events)
-                return Simulation(state, store.outbox_for(customer_id))
-        finally:
-            await env.shutdown()
+        async with private_server() as env, build_worker(env.client, settings, store=store):
+            router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
+            driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
+            state = await _play(driver, scenario.id, customer_id, events)
+            return Simulation(state, store.outbox_for(customer_id))
+
+
+@contextlib.asynccontextmanager
+async def private_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The simulation's own in-memory server, stopped however the block ends.
+
+    Starting is shielded: a cancellation that arrives while the server process comes up
+    would otherwise leave it running with nobody holding it, so the start is awaited to
+    its end and the server stopped before the cancellation goes on.
+    """
+    starting = asyncio.ensure_future(start_time_skipping())
+    try:
+        env = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await (await starting).shutdown()
+        raise
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 async def _play(

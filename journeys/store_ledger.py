@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, update
+from sqlalchemy import Connection, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -120,14 +120,19 @@ class LedgerRecords:
         *,
         reason: str = "",
         at: datetime | None = None,
+        message_id: str = "",
     ) -> Delivery | None:
         """Writes what a provider reported about a send; returns the row, None if unknown.
 
-        Only ``provider_status*`` change, never ``status``: the exactly-once logic reads
-        ``status`` and must not see a webhook. One conditional statement (atomic on every
-        database) that moves the row forward only: a status ranked below the stored one
-        (``PROVIDER_STATUS_RANK``) changes nothing; the same status again rewrites the
-        same values, so a redelivered webhook is harmless.
+        Only ``provider_status*`` change, and ``provider_message_id`` when none is stored
+        (``message_id``: the provider's id in the report), never ``status``: a webhook never
+        moves a send on by itself. What a report on a row still ``reserved`` means — the
+        provider has the message of an attempt that died before recording its answer — is
+        the deliver activity's decision on its next attempt (``activities.delivery_plan``).
+        One conditional statement (atomic on every database) that moves the row forward
+        only: a status ranked below the stored one (``PROVIDER_STATUS_RANK``) changes
+        nothing; the same status again rewrites the same values, so a redelivered webhook
+        is harmless.
         """
         rank = PROVIDER_STATUS_RANK.get(status, 0)
         known = list(PROVIDER_STATUS_RANK)
@@ -144,6 +149,9 @@ class LedgerRecords:
                 provider_status=status,
                 provider_status_reason=reason[:1000],
                 provider_status_at=at or utcnow(),
+                provider_message_id=func.coalesce(
+                    col(Delivery.provider_message_id), message_id[:200] or None
+                ),
                 updated_at=utcnow(),
             )
         )

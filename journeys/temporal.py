@@ -28,7 +28,7 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
     return await Client.connect(
         address or settings.temporal_address or f"127.0.0.1:{settings.embedded_port}",
         namespace=settings.temporal_namespace,
-        api_key=settings.temporal_api_key,
+        api_key=api_key.get_secret_value() if (api_key := settings.temporal_api_key) else None,
         tls=settings.temporal_tls,
         data_converter=pydantic_data_converter,
         runtime=runtime(settings.temporal_metrics_address),

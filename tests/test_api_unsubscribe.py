@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,3 +173,65 @@ async def test_without_a_secret_key_links_cannot_be_checked(store: Store) -> Non
 async def test_healthz(api: httpx.AsyncClient) -> None:
     response = await api.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def legacy_link(customer_id: str, key: str) -> str:
+    """A link as the version before issue times made it (``journeys-unsubscribe-v1.``)."""
+    payload = urlsafe(json.dumps([customer_id, "email", "marketing"], separators=(",", ":")))
+    mac = hmac.new(key.encode(), b"journeys-unsubscribe-v1." + payload.encode(), hashlib.sha256)
+    return f"/u/{payload}.{urlsafe(mac.digest())}"
+
+
+def urlsafe(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def test_an_expired_link_says_how_to_unsubscribe_otherwise_and_changes_nothing(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=366)  # a year and a day, whatever today is
+    expired = f"/u/{make_token('ana', 'email', 'marketing', settings=UNSUBSCRIBE, issued_at=old)}"
+    for method in ("GET", "POST"):
+        response = await api.request(
+            method, expired, content=b"List-Unsubscribe=One-Click", headers=FORM
+        )
+        assert response.status_code == 410, method
+        assert response.headers["content-type"].startswith("text/html")
+        assert "This unsubscribe link has expired" in response.text
+        assert "more than 365 days ago" in response.text
+        assert "use the unsubscribe link in a more recent message" in response.text
+        assert "reply to any of our messages" in response.text
+    assert consent(store)["email"] is True
+    assert store.consent_changes("ana") == []
+
+
+async def test_after_a_key_rotation_old_and_pre_upgrade_links_still_unsubscribe(
+    store: Store,
+) -> None:
+    old_key = str(UNSUBSCRIBE.secret_key.get_secret_value())  # type: ignore[union-attr]
+    store.upsert_customer("ben", email="ben@example.com", consent={"email": True})
+    rotated = UnsubscribeSettings(
+        secret_key="the-new-unsubscribe-secret-0123456789abcdef",
+        previous_secret_keys=old_key,
+        public_url=UNSUBSCRIBE.public_url,
+    )
+    sent_last_month = datetime.now(UTC) - timedelta(days=30)
+    signed_with_old = make_token(
+        "ana", "email", "marketing", settings=UNSUBSCRIBE, issued_at=sent_last_month
+    )
+    async with api_client(store, unsubscribe_settings=rotated) as api:
+        response = await api.post(f"/u/{signed_with_old}", content=b"List-Unsubscribe=One-Click",
+                                  headers=FORM)  # fmt: skip
+        assert response.status_code == 200
+        response = await api.post(legacy_link("ben", old_key), content=b"", headers=FORM)
+        assert response.status_code == 200
+    assert consent(store)["email"] is False
+    assert consent(store, "ben")["email"] is False
+    # Without the previous key, the same links are refused as not ours.
+    store.upsert_customer("ana", consent={"email": True})
+    async with api_client(store, unsubscribe_settings=rotated.model_copy(
+        update={"previous_secret_keys": None})) as api:  # fmt: skip
+        response = await api.post(f"/u/{signed_with_old}", headers=FORM)
+        assert response.status_code == 400
+    assert consent(store)["email"] is True

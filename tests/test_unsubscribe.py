@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from journeys.settings import SettingsError
@@ -49,14 +51,21 @@ def test_any_customer_id_round_trips(customer_id: str) -> None:
 
 
 def test_tokens_are_deterministic_and_distinct_per_target() -> None:
-    token = make_token("cust-1", "email", "marketing", settings=SETTINGS)
-    assert token == make_token("cust-1", "email", "marketing", settings=SETTINGS)
+    issued = datetime(2026, 3, 10, 12, 0, 0, 700_000, tzinfo=UTC)
+    token = make_token("cust-1", "email", "marketing", settings=SETTINGS, issued_at=issued)
+    same_second = issued.replace(microsecond=0)
+    assert token == make_token(
+        "cust-1", "email", "marketing", settings=SETTINGS, issued_at=same_second
+    )
     others = {
-        make_token("cust-2", "email", "marketing", settings=SETTINGS),
-        make_token("cust-1", "sms", "marketing", settings=SETTINGS),
-        make_token("cust-1", "email", "transactional", settings=SETTINGS),
+        make_token("cust-2", "email", "marketing", settings=SETTINGS, issued_at=issued),
+        make_token("cust-1", "sms", "marketing", settings=SETTINGS, issued_at=issued),
+        make_token("cust-1", "email", "transactional", settings=SETTINGS, issued_at=issued),
+        make_token(
+            "cust-1", "email", "marketing", settings=SETTINGS, issued_at=issued + timedelta(0, 1)
+        ),
     }
-    assert token not in others and len(others) == 3
+    assert token not in others and len(others) == 4
 
 
 def test_public_url_path_prefix_is_kept() -> None:

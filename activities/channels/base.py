@@ -55,3 +55,7 @@ class ChannelAdapter(ABC):
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> str:
         """Sends ``message`` (once per delivery_key) and returns the provider message id."""
+
+    async def aclose(self) -> None:  # noqa: B027 (most adapters hold nothing)
+        """Releases what the adapter holds (a pooled HTTP client); the worker that built it
+        calls this once it has stopped. Safe to call more than once."""

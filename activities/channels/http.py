@@ -219,6 +219,10 @@ class HttpAdapter(ChannelAdapter):
         self._remember(message.delivery_key, message_id)
         return message_id
 
+    async def aclose(self) -> None:
+        # The client is shared by the worker's HTTP adapters; closing it twice is harmless.
+        await self.client.aclose()
+
     @abstractmethod
     async def build_request(self, message: OutgoingMessage) -> httpx.Request:
         """The provider call for ``message`` (``self.client.build_request(...)``)."""

@@ -9,7 +9,8 @@ misconfigured stops the worker at start, with the variable to fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Literal
 
 import httpx
@@ -96,3 +97,14 @@ def adapters_from_settings(
     return {
         channel: builders[provider_for(channel, choice)]() for channel, choice in chosen.items()
     }
+
+
+@asynccontextmanager
+async def closing(adapters: Iterable[ChannelAdapter]) -> AsyncIterator[None]:
+    """Closes the adapters when the block ends: the shared HTTP client's aiohttp session
+    would otherwise be left open ("Unclosed client session") when a worker stops."""
+    try:
+        yield
+    finally:
+        for adapter in adapters:
+            await adapter.aclose()

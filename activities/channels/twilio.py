@@ -12,10 +12,12 @@ second SMS. What prevents one is the deliver activity's ledger: the row is reser
 this call and marked ``sent`` after it, and a retried activity that finds ``sent`` does not
 call the adapter again; within one worker the adapter also remembers the keys it sent. The
 remaining window is a worker that dies after Twilio accepted and before the ledger says
-``sent``: the retry sends again, and nothing short of asking Twilio could tell. The delivery
-key is passed where Twilio allows: in the ``StatusCallback`` URL's query
-(``?delivery_key=...``), so each status callback names the ledger row it is about, and a
-duplicate shows up there as two message SIDs for one key.
+``sent`` (every send in flight at a crash). The delivery key is passed where Twilio allows:
+in the ``StatusCallback`` URL's query (``?delivery_key=...``), so each status callback names
+the ledger row it is about. A callback that reaches a row still ``reserved`` tells the retry
+that Twilio has the message: it marks the row sent instead of sending again
+(``activities.delivery_plan``; bench/crash_window.py measures it). A callback that comes
+after the retry shows the duplicate as two message SIDs for one key.
 
 Settings (``JOURNEYS_TWILIO_*``): ``ACCOUNT_SID``, ``AUTH_TOKEN`` and one of ``FROM_NUMBER`` /
 ``MESSAGING_SERVICE_SID`` are required; ``STATUS_CALLBACK`` (the public URL of the status

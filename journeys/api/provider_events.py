@@ -7,8 +7,9 @@
   (``JOURNEYS_TWILIO_STATUS_CALLBACK``, ``JOURNEYS_PUBLIC_URL``).
 * ``POST /webhooks/sendgrid/events``: SendGrid's event webhook, a JSON array of events; the
   ``delivery_key`` custom arg of the mail names the row. The batch must carry a valid signed
-  webhook signature when ``JOURNEYS_SENDGRID_WEBHOOK_PUBLIC_KEY`` is set; without a key every
-  post is refused unless ``JOURNEYS_SENDGRID_WEBHOOK_INSECURE=true``.
+  webhook signature when ``JOURNEYS_SENDGRID_WEBHOOK_PUBLIC_KEY`` is set, with a signed
+  timestamp within ``JOURNEYS_SENDGRID_WEBHOOK_MAX_AGE`` seconds (600) of now; without a key
+  every post is refused unless ``JOURNEYS_SENDGRID_WEBHOOK_INSECURE=true``.
 
 A request that fails verification gets a 403 and changes nothing. A verified one updates
 ``provider_status`` (never ``status``: the exactly-once send logic does not read webhooks)
@@ -32,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +43,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from journeys.api.signatures import verify_sendgrid, verify_twilio
+from journeys.api.signatures import timestamp_is_fresh, verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
 from journeys.store import Store
 
@@ -127,7 +129,9 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
         reason = f"Twilio error {report.error_code}"
         if report.error_message:
             reason += f": {report.error_message}"
-    row = store.record_provider_status(report.delivery_key, "sms", report.status, reason=reason)
+    row = store.record_provider_status(
+        report.delivery_key, "sms", report.status, reason=reason, message_id=report.message_sid
+    )
     if row is None:
         log.info("Twilio status for unknown delivery %s: ignored", report.delivery_key)
         return
@@ -157,6 +161,15 @@ async def sendgrid_events(request: Request, state: State) -> Response:
         if not verify_sendgrid(state.sendgrid_key, signature, timestamp, body):
             log.warning("SendGrid events refused: bad or missing signature")
             return _forbidden("invalid or missing SendGrid event webhook signature")
+        window = state.sendgrid.max_age
+        if not timestamp_is_fresh(timestamp, window, time.time()):
+            log.warning(
+                "SendGrid events refused: signed timestamp %r is more than %d s from now "
+                "(a replayed batch, or this server's clock is off)",
+                timestamp,
+                window,
+            )
+            return _forbidden(f"SendGrid event webhook timestamp outside the {window} s window")
     elif not state.sendgrid.insecure:
         log.warning("SendGrid events refused: JOURNEYS_SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
         return _forbidden("the SendGrid event webhook is not configured")
@@ -191,7 +204,10 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
         reason = f"{event['status']} {reason}".strip()
     row = None
     if key and kind in SENDGRID_STATUSES:
-        row = store.record_provider_status(key, "email", status, reason=reason, at=_at(event))
+        message_id = _text(event.get("sg_message_id"))
+        row = store.record_provider_status(
+            key, "email", status, reason=reason, at=_at(event), message_id=message_id
+        )
         if row is None:
             log.info("SendGrid %s for unknown delivery %s: ignored", kind, key)
     elif key:

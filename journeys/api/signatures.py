@@ -11,7 +11,9 @@ with the raw request.
 * **SendGrid** signed event webhook (``X-Twilio-Email-Event-Webhook-Signature`` and
   ``-Timestamp``): an ECDSA P-256 / SHA-256 signature (base64 DER) over the timestamp
   header followed by the raw body, checked with the public key from SendGrid's settings
-  (base64 DER as SendGrid shows it, or PEM).
+  (base64 DER as SendGrid shows it, or PEM). The timestamp (Unix seconds) is signed, so
+  ``timestamp_is_fresh`` can bound replays: a batch captured once and posted again later
+  carries its old timestamp, and changing it breaks the signature.
 
 Signatures are compared in constant time (``hmac.compare_digest``; ECDSA verification
 does not leak the expected value).
@@ -33,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 
 __all__ = [
     "load_sendgrid_public_key",
+    "timestamp_is_fresh",
     "twilio_signature",
     "twilio_url_variants",
     "verify_sendgrid",
@@ -123,3 +126,12 @@ def verify_sendgrid(
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
+
+
+def timestamp_is_fresh(timestamp: str | None, max_age: float, now: float) -> bool:
+    """True when ``timestamp`` (Unix seconds, as SendGrid sends it) is within ``max_age``
+    seconds of ``now``, before or after (clocks drift both ways)."""
+    text = (timestamp or "").strip()
+    if not text.isdigit() or len(text) > 12:
+        return False
+    return abs(now - int(text)) <= max_age

@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import Request
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.channels.twilio import TwilioSettings
@@ -26,12 +27,18 @@ class SendGridWebhookSettings(BaseSettings):
     """``JOURNEYS_SENDGRID_WEBHOOK_PUBLIC_KEY``: SendGrid's verification key (Mail Settings →
     Signed Event Webhook). Without it every event post is refused, unless
     ``JOURNEYS_SENDGRID_WEBHOOK_INSECURE=true`` says to accept unsigned ones (local testing:
-    anyone who can reach the endpoint could then suppress addresses)."""
+    anyone who can reach the endpoint could then suppress addresses).
+
+    ``JOURNEYS_SENDGRID_WEBHOOK_MAX_AGE`` (seconds, default 600): the replay window. A signed
+    batch whose signed timestamp is further than that from this server's clock, in the past
+    or the future, is refused: a batch captured once cannot be posted again later.
+    """
 
     model_config = SettingsConfigDict(env_prefix="JOURNEYS_SENDGRID_WEBHOOK_", extra="ignore")
 
     public_key: str | None = None
     insecure: bool = False
+    max_age: int = Field(default=600, ge=1)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ reset) do not use marketing consent and keep arriving, which the page says. Ever
 journey reads consent at its next send, so the next marketing message is suppressed.
 
 A token that is not ours (tampered, truncated) gets a 400 with a plain sentence and changes
-nothing. Pages are not cached, not indexed and send no referrer (the token is in the URL).
+nothing. A genuine token past its lifetime (``journeys.unsubscribe``: a year by default) gets
+a 410 page that says how to unsubscribe otherwise (the link in a newer message, or a reply)
+and changes nothing either. Pages are not cached, not indexed and send no referrer (the
+token is in the URL).
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from journeys.api.state import ApiState, api_state
 from journeys.settings import SettingsError
 from journeys.store_models import CHANNELS
-from journeys.unsubscribe import InvalidUnsubscribeToken, UnsubscribeTarget, read_token
+from journeys.unsubscribe import (
+    ExpiredUnsubscribeToken,
+    InvalidUnsubscribeToken,
+    UnsubscribeTarget,
+    read_token,
+)
 
 log = logging.getLogger("journeys.api.unsubscribe")
 router = APIRouter(tags=["unsubscribe"])
@@ -108,6 +116,9 @@ def _target(token: str, state: ApiState) -> UnsubscribeTarget | Response:
     """Who unsubscribes from what, or the response that says why not."""
     try:
         target = read_token(token, settings=state.unsubscribe)
+    except ExpiredUnsubscribeToken as expired:
+        log.info("expired unsubscribe link for customer %s refused", expired.target.customer_id)
+        return _expired(expired, state)
     except InvalidUnsubscribeToken:
         return PlainTextResponse(INVALID, status_code=400, headers=HEADERS)
     except SettingsError as err:  # a server problem, not the customer's
@@ -116,6 +127,23 @@ def _target(token: str, state: ApiState) -> UnsubscribeTarget | Response:
     if target.channel not in CHANNELS:
         return PlainTextResponse(INVALID, status_code=400, headers=HEADERS)
     return target
+
+
+def _expired(expired: ExpiredUnsubscribeToken, state: ApiState) -> Response:
+    """What a customer with an old link reads: why it does not work, and what does."""
+    noun = NOUNS.get(expired.target.channel, "messages")
+    age = f"more than {state.unsubscribe.unsubscribe_token_days} days ago"
+    if expired.issued_at is None:
+        age = "before our current links"
+    body = (
+        f"<p>This unsubscribe link has expired: it came in a message we sent {age}, "
+        "and links that old no longer work. Nothing was changed.</p>"
+        f"<p>To stop our marketing {noun}, use the unsubscribe link in a more recent "
+        "message from us, or reply to any of our messages and ask to be unsubscribed.</p>"
+    )
+    page = _page("This link has expired", body)
+    page.status_code = 410
+    return page
 
 
 def _masked(customer: dict[str, Any] | None, channel: str) -> str:
