@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 import workflows.audience_scan
 import workflows.journey
+import workflows.local_calls
 import workflows.loyalty
 import workflows.steps
 from activities import build_activities
@@ -84,7 +85,13 @@ def build_worker(
     audience scans start journeys and the loyalty program emits tier events, both from
     activities. A folder with any problem stops the worker with every problem listed.
     """
-    precompile(workflows.journey, workflows.steps, workflows.audience_scan, workflows.loyalty)
+    precompile(
+        workflows.journey,
+        workflows.steps,
+        workflows.local_calls,
+        workflows.audience_scan,
+        workflows.loyalty,
+    )
     store = store or Store(settings.store_url)
     store.create_schema()
     registry = registry or ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)

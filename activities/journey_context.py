@@ -12,11 +12,11 @@ They run as local activities, which are at least once: the reads may simply run 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -36,6 +36,8 @@ from journeys.contracts import (
     UpdateRequest,
     WaitUntilRequest,
 )
+from journeys.durations import format_duration
+from journeys.limits import MAX_WAIT, points_problem, wait_problem
 from journeys.local_time import (
     is_whole_days,
     next_local_time,
@@ -112,22 +114,38 @@ class JourneyContextActivities:
         zone = _zone(str(context["customer"].get("time_zone") or "UTC"))
         now = request.context.now
         now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+        at_time = self._time_of_day(request.time)
+        value = self._evaluate(request.at, context) if request.at is not None else None
         try:
-            at_time = parse_time_of_day(request.time) if request.time else None
             if request.at is None:
                 assert at_time is not None
                 moment = next_local_time(now, at_time, zone)
             else:
-                value = self._evaluate(request.at, context)
                 moment = to_moment(value, zone, at_time)
+            if request.offset:
+                if problem := wait_problem("offset", request.offset):
+                    raise ValueError(problem)
+                calendar = request.calendar_offset
+                if calendar is None:
+                    calendar = is_whole_days(request.offset)
+                moment = shift(moment, request.offset, zone, calendar=calendar)
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError) as err:  # a date past year 9999 or before year 1
+            raise _final(f"wait_until: {_date_error(err, value)}", "InvalidWaitUntil") from err
+        if moment - now > MAX_WAIT:
+            raise _final(
+                f"wait_until: {moment:%Y-%m-%d %H:%M} UTC is more than 10 years away "
+                f"({format_duration(MAX_WAIT)}, the longest a journey waits)",
+                "InvalidWaitUntil",
+            )
+        return moment
+
+    @staticmethod
+    def _time_of_day(text: str | None) -> time | None:
+        try:
+            return parse_time_of_day(text) if text else None
         except ValueError as err:
             raise _final(f"wait_until: {err}", "InvalidWaitUntil") from err
-        if request.offset:
-            calendar = request.calendar_offset
-            if calendar is None:
-                calendar = is_whole_days(request.offset)
-            moment = shift(moment, request.offset, zone, calendar=calendar)
-        return moment.astimezone(UTC)
 
     @activity.defn(name=UPDATE_CUSTOMER)
     async def update_customer(self, request: UpdateRequest) -> dict[str, Any]:
@@ -152,7 +170,10 @@ class JourneyContextActivities:
             expression = unwrap_expression(value)
             values[name] = value if expression is None else self._evaluate(expression, context)
         # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
-        values = to_jsonable_python(values)
+        try:
+            values = to_jsonable_python(values)
+        except PydanticSerializationError as err:
+            raise _final(f"update: a value cannot be stored: {err}", "InvalidUpdate") from err
         try:
             if key:
                 return await asyncio.to_thread(self.store.apply_update, customer_id, values, key)
@@ -176,8 +197,11 @@ class JourneyContextActivities:
             points = int(points)
         if not isinstance(points, int) or isinstance(points, bool) or points == 0:
             raise _final(
-                f"points must be a whole number other than 0, not {points!r}", "InvalidPoints"
+                f"points must be a whole number other than 0, not {_short(points)}",
+                "InvalidPoints",
             )
+        if problem := points_problem(points):
+            raise _final(problem, "InvalidPoints")
         customer_id, at, ref = (
             request.context.customer_id,
             request.context.now,
@@ -227,6 +251,18 @@ class JourneyContextActivities:
         )
         once = request.policy == "once"
         return await asyncio.to_thread(self.store.record_entry, entry, once=once)
+
+
+def _date_error(err: Exception, value: Any) -> str:
+    if isinstance(err, OverflowError):
+        return f"{_short(value)}, with its offset, falls outside the calendar (years 1 to 9999)"
+    return str(err)
+
+
+def _short(value: Any) -> str:
+    """A value in a message: a result of 10,000 digits must not become the message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _zone(name: str) -> ZoneInfo:

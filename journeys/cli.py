@@ -362,3 +362,7 @@ def simulate(
         console.print(outbox_table(result.messages, origin))
     else:
         console.print("no message would be sent")
+    if result.errors:  # the scenario fails at run time with this customer's data
+        for error in result.errors:
+            console.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)
+        raise typer.Exit(1)

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _PATTERN = re.compile(r"^\s*(-?)\s*(\d+)\s*([smhdw])\s*$")
+_MAX_DIGITS = 20  # int() of a long digit string is slow, and no duration needs more
 
 
 class DurationError(ValueError):
@@ -27,7 +28,12 @@ def parse_duration(text: str) -> timedelta:
             "(s, m, h, d or w), for example 30m, 1h, 2d or 1w"
         )
     sign, amount, unit = match.groups()
-    delta = timedelta(**{_UNITS[unit]: int(amount)})
+    if len(amount) > _MAX_DIGITS:
+        raise DurationError(f"'{text.strip()[:40]}' is not a duration: the number is too long")
+    try:
+        delta = timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:  # beyond timedelta's 999,999,999 days: no date could hold it
+        raise DurationError(f"'{text.strip()}' is too long a duration to mean anything") from None
     return -delta if sign else delta
 
 

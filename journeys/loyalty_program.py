@@ -10,12 +10,21 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from journeys.durations import Duration
+from journeys.durations import Duration, format_duration
+from journeys.limits import wait_problem
 from journeys.local_time import local_moment
 from journeys.problems import Problem, ScenarioError
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml_file
@@ -23,6 +32,27 @@ from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml_f
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _within_limits(value: timedelta, info: ValidationInfo) -> timedelta:
+    """Ten years at most (``journeys.limits``), never negative: a lot expiring before it is
+    earned, or a window reaching past year 1, is a typo."""
+    if value < timedelta(0):
+        raise ValueError(f"'{info.field_name}' cannot be negative (got {format_duration(value)})")
+    if problem := wait_problem(str(info.field_name), value):
+        raise ValueError(problem)
+    return value
+
+
+def _positive(value: timedelta, info: ValidationInfo) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"'{info.field_name}' must be longer than zero")
+    return value
+
+
+# A loyalty.yaml period: 0 up to ten years; a window or an expiry must also be above 0.
+Period = Annotated[Duration, AfterValidator(_within_limits)]
+Window = Annotated[Duration, AfterValidator(_within_limits), AfterValidator(_positive)]
 
 
 class Expiry(_Strict):
@@ -35,7 +65,7 @@ class Expiry(_Strict):
     keeps them through 23 March and they are gone at 24 March 00:00 local time.
     """
 
-    after: Duration | None = None
+    after: Window | None = None
     until_end_of: Literal["month", "year"] | None = None
 
     def expires_at(self, earned_at: datetime, zone: ZoneInfo) -> datetime | None:
@@ -60,7 +90,7 @@ def last_local_day(expires_at: datetime, zone: ZoneInfo) -> date:
 class PointsRules(_Strict):
     per_currency_unit: float = Field(default=1.0, ge=0)
     # A returns window: earned points are pending (not spendable) for this long.
-    pending: Duration = timedelta(0)
+    pending: Period = timedelta(0)
     expiry: Expiry = Expiry(after=timedelta(days=365))
 
 
@@ -70,7 +100,7 @@ class Tier(_Strict):
 
 
 class TierRules(_Strict):
-    window: Duration = timedelta(days=365)
+    window: Window = timedelta(days=365)
     levels: list[Tier] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -94,7 +124,7 @@ class TierRules(_Strict):
 
 
 class RfmRules(_Strict):
-    window: Duration = timedelta(days=365)
+    window: Window = timedelta(days=365)
 
 
 class LoyaltyProgram(_Strict):

@@ -7,11 +7,17 @@ from pathlib import Path
 
 from journeys.problems import Problem, ScenarioError
 from journeys.scenario import Scenario
+from journeys.scenario_file import limit_problems
 from journeys.validate import validate_paths
 
 
 class ScenarioRegistry:
     def __init__(self, scenarios: list[Scenario]) -> None:
+        """Raises ScenarioError when a scenario breaks the bounds of ``journeys.limits``
+        (read from a file, it was already refused; built in code, it is refused here)."""
+        problems = [problem for s in scenarios for problem in limit_problems(s)]
+        if problems:
+            raise ScenarioError(problems)
         self.scenarios = {s.id: s for s in scenarios}
         self._triggers: dict[str, list[Scenario]] = defaultdict(list)
         self._listeners: dict[str, list[Scenario]] = defaultdict(list)

@@ -23,7 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from journeys.cron import cron_problem
 from journeys.durations import Duration, format_duration
+from journeys.limits import enforced, every_problem, points_problem, wait_problem
 
 Channel = Literal["email", "sms", "push"]
 Purpose = Literal["marketing", "transactional"]
@@ -41,7 +43,22 @@ def _positive(value: timedelta, info: ValidationInfo) -> timedelta:
     return value
 
 
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+def _bounded(value: timedelta, info: ValidationInfo) -> timedelta:
+    """At most ten years (``journeys.limits``), checked when read from a file."""
+    name = "wait" if info.field_name == "duration" else str(info.field_name)
+    if enforced(info.context) and (problem := wait_problem(name, value)):
+        raise ValueError(problem)
+    return value
+
+
+def _every(value: timedelta, info: ValidationInfo) -> timedelta:
+    if enforced(info.context) and (problem := every_problem(value)):
+        raise ValueError(problem)
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive), AfterValidator(_bounded)]
+BoundedDuration = Annotated[Duration, AfterValidator(_bounded)]
 
 
 class _Strict(BaseModel):
@@ -77,7 +94,7 @@ class WaitUntilStep(Step):
     kind: Literal["wait_until"] = "wait_until"
     time: str | None = None
     at: str | None = None
-    offset: Duration | None = None
+    offset: BoundedDuration | None = None
     calendar_offset: bool = False
 
     @model_validator(mode="before")
@@ -177,11 +194,14 @@ class UpdateStep(Step):
     reason: str = ""
 
     @model_validator(mode="after")
-    def _something(self) -> UpdateStep:
+    def _something(self, info: ValidationInfo) -> UpdateStep:
         if not self.set and self.points is None:
             raise ValueError("an update needs 'set' (values) or 'points' (+award / -deduct)")
         if self.points == 0:
             raise ValueError("points: 0 changes nothing: write a positive or negative number")
+        problem = points_problem(self.points) if isinstance(self.points, int) else None
+        if problem and enforced(info.context):
+            raise ValueError(problem)
         return self
 
 
@@ -206,17 +226,20 @@ class Schedule(_Strict):
     Unix epoch, so ``1d`` is 00:00 UTC) or a ``cron`` line (UTC). Birthday scans run hourly
     so every time zone's morning is met."""
 
-    every: PositiveDuration | None = None
+    every: Annotated[Duration, AfterValidator(_positive), AfterValidator(_every)] | None = None
     cron: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> Schedule:
+    def _one(self, info: ValidationInfo) -> Schedule:
         if (self.every is None) == (self.cron is None):
             raise ValueError("a schedule is either {every: 1h} or {cron: '0 * * * *'}")
         if self.cron is not None and len(self.cron.split()) != 5:
             raise ValueError(
                 f"'{self.cron}' is not a cron line: five fields, minute hour day month weekday"
             )
+        authoring = self.cron is not None and enforced(info.context)
+        if authoring and (problem := cron_problem(str(self.cron))):
+            raise ValueError(problem)
         return self
 
 

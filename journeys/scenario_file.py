@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from journeys.limits import AUTHORING
 from journeys.problems import Problem, ScenarioError
 from journeys.scenario import (
     INTERNAL_STEP_FIELDS,
@@ -269,7 +270,7 @@ def parse_scenario(text: str, file: str) -> Scenario:
     tree["version"] = hashlib.sha256(text.encode()).hexdigest()[:12]
     problems = list(normalizer.problems)
     try:
-        scenario = Scenario.model_validate(dict(tree))
+        scenario = Scenario.model_validate(dict(tree), context=AUTHORING)
     except ValidationError as err:
         for error in err.errors(include_url=False):
             line, owner = _locate(tree, error["loc"])
@@ -287,3 +288,30 @@ def load_scenario(path: Path) -> Scenario:
     except SourceError as err:
         raise ScenarioError([Problem(str(path), err.line, err.message)]) from None
     return parse_scenario(text, str(path))
+
+
+def limit_problems(scenario: Scenario) -> list[Problem]:
+    """The bounds of ``journeys.limits`` over a scenario built without ``parse_scenario``
+    (in code, or handed to the registry): the checks a file gets, at the step's line."""
+    data = scenario.model_dump()
+    try:
+        Scenario.model_validate(data, context=AUTHORING)
+    except ValidationError as err:
+        lines = {step.id: step.line for step in scenario.walk()}
+        problems = []
+        for error in err.errors(include_url=False):
+            node, owner, line = data, "", 1
+            for part in error["loc"]:
+                node = node[part] if isinstance(node, dict | list) and _has(node, part) else None
+                if isinstance(node, dict) and "kind" in node and "id" in node:
+                    owner, line = f"step '{node['id']}'", lines.get(node["id"], 1) or 1
+            where = scenario.source or f"scenario '{scenario.id}'"
+            problems.append(Problem(where, line, _describe(dict(error), owner)))
+        return problems
+    return []
+
+
+def _has(node: dict[str, Any] | list[Any], part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(part, int) and part < len(node)

@@ -16,19 +16,21 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import FailureError
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.driver import JourneyDriver
 from journeys.durations import parse_duration
 from journeys.embedded import start_time_skipping
 from journeys.events import Event
-from journeys.journey_state import JourneyState
+from journeys.journey_state import JourneyState, TimelineEntry
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.scenario import Scenario
@@ -52,6 +54,9 @@ class TimedEvent:
 class Simulation:
     state: JourneyState
     messages: list[OutboxMessage]
+    # What failed at run time, as the marketer should read it: a step's error (recorded in
+    # the timeline) or the journey's own failure. Empty: the scenario ran as written.
+    errors: list[str] = field(default_factory=list)
 
 
 def _load(path: Path) -> Any:
@@ -118,8 +123,10 @@ async def simulate(
         async with private_server() as env, build_worker(env.client, settings, store=store):
             router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
             driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
-            state = await _play(driver, scenario.id, customer_id, events)
-            return Simulation(state, store.outbox_for(customer_id))
+            state, failure = await _play(driver, scenario.id, customer_id, events)
+            errors = [_error(e) for e in state.timeline if _is_error(e)]
+            errors += [failure] if failure else []
+            return Simulation(state, store.outbox_for(customer_id), errors)
 
 
 @contextlib.asynccontextmanager
@@ -143,9 +150,22 @@ async def private_server() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+def _is_error(entry: TimelineEntry) -> bool:
+    """A failed step's note (the "end" note repeats it as the exit reason)."""
+    return entry.note.startswith("error") and entry.step_id != "end"
+
+
+def _error(entry: TimelineEntry) -> str:
+    """A failed step's timeline note ("error: ...", "error in entry.if, ...") as one line."""
+    if entry.step_id == "entry":
+        return entry.note.removeprefix("error in ")
+    return f"at step '{entry.step_id}': {entry.note.removeprefix('error: ')}"
+
+
 async def _play(
     driver: JourneyDriver, scenario_id: str, customer_id: str, events: list[TimedEvent]
-) -> JourneyState:
+) -> tuple[JourneyState, str]:
+    """The journey's final state, and why the journey itself failed ("" when it did not)."""
     elapsed = timedelta(0)
     started = False
     for number, timed in enumerate(events):
@@ -163,4 +183,9 @@ async def _play(
         started = started or scenario_id in result.started_or_signalled
     if not started:
         raise SimulationInputError(f"no event in the list triggers scenario '{scenario_id}'")
-    return await driver.finish(scenario_id, customer_id)
+    try:
+        return await driver.finish(scenario_id, customer_id), ""
+    except WorkflowFailureError as err:  # the timeline up to the failure, and its reason
+        cause = err.cause
+        reason = cause.message if isinstance(cause, FailureError) else str(err)
+        return await driver.state(scenario_id, customer_id), f"the journey failed: {reason}"

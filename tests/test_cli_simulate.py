@@ -114,3 +114,42 @@ async def test_simulate_rejects_a_bad_input_file_by_name(
     assert code == 1, out
     assert out.startswith(message.format(customer=customer, events=events)), out
     assert "Traceback" not in out
+
+
+async def test_simulate_prints_the_timeline_and_the_error_of_a_failing_step(
+    tmp_path: Path,
+) -> None:
+    """The expression parses, but this customer has no ``vip_level``: the timeline shows the
+    step's error, the error is printed last, nothing is sent, and there is no traceback."""
+    scenario = tmp_path / "vip_check.yaml"
+    scenario.write_text(
+        "id: vip-check\nname: VIP check\ntrigger: {event: cart.updated}\nsteps:\n"
+        "  - wait: 1h\n"
+        '  - if: "customer.vip_level > 2"\n    id: check\n    then:\n'
+        "      - send: {id: vip, channel: email, template: abandoned_cart/reminder}\n"
+        "  - send: {id: after, channel: email, template: abandoned_cart/reminder}\n",
+        encoding="utf-8",
+    )
+    code, out = await run(
+        "simulate",
+        str(scenario),
+        "--customer",
+        str(FIXTURES / "ana.yaml"),
+        "--events",
+        str(FIXTURES / "cart_then_nothing.yaml"),
+        env=environment(tmp_path / "data"),
+        timeout=60,
+    )
+
+    assert code == 1, out
+    assert "Traceback" not in out
+    assert "vip-check for ana: exited" in out
+    timeline = rows(out, 3)
+    errors = [row for row in timeline if row[1] == "check"]
+    assert [row[0] for row in errors] == ["+0d 01h00"], out
+    assert errors[0][2].startswith("error: expression 'customer.vip_level > 2' fails:"), out
+    assert timeline[-1][:2] == ["+0d 01h00", "end"]
+    assert "no message would be sent" in out
+    assert out.strip().splitlines()[-1].startswith(
+        "error: at step 'check': expression 'customer.vip_level > 2' fails:"
+    ), out

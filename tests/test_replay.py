@@ -71,3 +71,19 @@ async def test_a_journey_that_records_facts_replays(journeys: JourneyDriver) -> 
     markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
     assert markers[0].marker_recorded_event_attributes.marker_name == "core_patch"
     await _replayer().replay_workflow(history)
+
+
+def test_step_error_histories_record_the_failed_step_and_complete() -> None:
+    """The histories of the step-errors behaviour carry its patch marker and end completed
+    (before the patch, the same failures failed the workflow)."""
+    for name in ("cart_entry_if_fails", "expiry_by_hand_without_dates"):
+        path = Path(__file__).parent / "histories" / f"{name}.json"
+        history = WorkflowHistory.from_json(name, json.loads(path.read_text()))
+        patches = [
+            e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+            for e in history.events
+            if e.HasField("marker_recorded_event_attributes")
+            and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        ]
+        assert any(b"step-errors" in data for data in patches), name
+        assert history.events[-1].HasField("workflow_execution_completed_event_attributes")

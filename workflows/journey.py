@@ -30,10 +30,12 @@ with workflow.unsafe.imports_passed_through():
         JourneyState,
         TimelineEntry,
     )
+    from journeys.limits import MAX_WAIT
     from journeys.program import compile_steps
     from journeys.scenario import WaitForStep
 
-from workflows.steps import HANDLERS, LOCAL, condition
+from workflows.local_calls import STEP_ERRORS_PATCH, StepFailed, call_local
+from workflows.steps import HANDLERS, condition
 
 # Patch: journeys record facts for the funnels (entered, waiting at a step, goal, end).
 FACTS_PATCH = "journey-facts"
@@ -58,6 +60,7 @@ class JourneyWorkflow:
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
         self._facts = False  # set by run(): does this run record facts?
+        self.step_errors = False  # set by run(): is a failed step recorded (local_calls)?
         self._key_format = journey_keys.LEGACY  # set by run(): for entries beginning now
 
     @workflow.signal(name="event")
@@ -97,6 +100,7 @@ class JourneyWorkflow:
         # always finds it. Asked later (after a local activity), replay could ask before the
         # server had told it about the marker, get False, and fail as non-deterministic.
         self._facts = workflow.patched(FACTS_PATCH)
+        self.step_errors = workflow.patched(STEP_ERRORS_PATCH)
         if workflow.patched(KEYS_PATCH):
             self._key_format = journey_keys.STRUCTURED
         p = self.progress
@@ -124,6 +128,11 @@ class JourneyWorkflow:
                 next_pc = await HANDLERS[self.program[p.pc].kind](self, self.program[p.pc])
             except Interrupted:
                 continue  # look at the queue; the step resumes with its deadline kept
+            except StepFailed as failed:  # recorded, and the entry ends: nothing more is sent
+                step_id = self.program[p.pc].step_id
+                self.note(step_id, f"error: {failed}")
+                p.exit_reason = f"error at step '{step_id}': {failed}"
+                break
             p.deadline = None
             if next_pc is None:
                 break
@@ -134,7 +143,10 @@ class JourneyWorkflow:
         await self.fact("exited" if p.exit_reason else "completed", detail=p.exit_reason)
         p.status = "exited" if p.exit_reason else "completed"
         if self.scenario.entry.once_per and p.entered_at:
-            p.status, p.hold_until = "holding", p.entered_at + self.scenario.entry.once_per
+            period = self.scenario.entry.once_per
+            if self.step_errors:  # an input past journeys.limits must not overflow the date
+                period = min(period, MAX_WAIT)
+            p.status, p.hold_until = "holding", p.entered_at + period
             self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")
 
     async def _hold(self) -> None:
@@ -212,7 +224,11 @@ class JourneyWorkflow:
         entry = self.scenario.entry
         if entry.condition is not None:
             context = self.context().model_copy(update={"event": trigger, "last_event": trigger})
-            if not await condition(self, entry.condition, context):
+            try:
+                if not await condition(self, "", entry.condition, context):
+                    return False
+            except StepFailed as failed:  # a filter that fails on this trigger: no entry
+                self.note("entry", f"error in entry.if, not entered: {failed}")
                 return False
         if entry.reentry != "once":
             return True
@@ -224,9 +240,11 @@ class JourneyWorkflow:
             policy=entry.reentry,
             now=workflow.now(),
         )
-        return await workflow.execute_local_activity(
-            c.RECORD_ENTRY, request, result_type=bool, **LOCAL
-        )
+        try:
+            return await call_local(self, "entry", c.RECORD_ENTRY, request, bool)
+        except StepFailed as failed:  # not expected (no business error there): never stuck
+            self.note("entry", f"error recording the entry, not entered: {failed}")
+            return False
 
     # ---- helpers for step handlers --------------------------------------------------------
 
@@ -257,7 +275,10 @@ class JourneyWorkflow:
             detail=detail,
             at=workflow.now(),
         )
-        await workflow.execute_local_activity(c.RECORD_FACT, request, **LOCAL)
+        try:
+            await call_local(self, f"the '{kind}' fact", c.RECORD_FACT, request)
+        except StepFailed as failed:  # not expected: the fact is missing, the journey goes on
+            self.note(step_id or "fact", f"the '{kind}' fact was not recorded: {failed}")
 
     def context(self) -> c.JourneyContext:
         p = self.progress

@@ -20,6 +20,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from journeys import contracts as c
     from journeys.journey_state import MESSAGES_LIMIT, SentMessage
+    from journeys.limits import wait_problem
     from journeys.program import Op
     from journeys.scenario import (
         IfStep,
@@ -31,11 +32,11 @@ with workflow.unsafe.imports_passed_through():
         WaitUntilStep,
     )
 
+from workflows.local_calls import StepFailed, call_local
+
 if TYPE_CHECKING:
     from workflows.journey import JourneyWorkflow
 
-# Reads are local activities: no extra round trip to the server, retried in the worker.
-LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Delivery keeps retrying transient failures for a day; permanent ones fail at once.
 DELIVERY = {
     "start_to_close_timeout": timedelta(minutes=2),
@@ -54,6 +55,7 @@ Handler = Callable[["JourneyWorkflow", Op], Awaitable[int | None]]
 
 async def run_wait(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, WaitStep)
+    _within_limits(journey, "wait", op.step.duration)
     if journey.progress.deadline is None:  # not when resuming after an interruption
         await journey.fact("waiting", op.step.id)
     await journey.wait_until(journey.deadline(lambda now: now + op.step.duration))
@@ -72,8 +74,8 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
             calendar_offset=step.calendar_offset,
             context=journey.context(),
         )
-        moment = await workflow.execute_local_activity(
-            c.RESOLVE_WAIT_UNTIL, request, result_type=datetime, **LOCAL
+        moment = await call_local(
+            journey, f"step '{step.id}'", c.RESOLVE_WAIT_UNTIL, request, datetime
         )
         journey.progress.deadline = max(moment, workflow.now())
     await journey.wait_until(journey.progress.deadline)
@@ -83,6 +85,7 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
 async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, WaitForStep)
+    _within_limits(journey, "timeout", step.timeout)
     if journey.progress.deadline is None:
         await journey.fact("waiting", step.id)
     deadline = journey.deadline(lambda now: now + step.timeout)
@@ -93,7 +96,12 @@ async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
             next_pc = op.targets[0]
             break
         context = journey.context().model_copy(update={"last_event": event})
-        if step.where is None or await condition(journey, step.where, context):
+        try:
+            matched = step.where is None or await condition(journey, step.id, step.where, context)
+        except StepFailed as failed:  # a filter that fails on this event: it does not match
+            journey.note(step.id, f"{step.event} did not match 'where' ({failed}); still waiting")
+            continue
+        if matched:
             journey.progress.last_event = event
             journey.note(step.id, f"received {step.event}")
             next_pc = journey.progress.pc + 1
@@ -105,7 +113,7 @@ async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
 
 async def run_if(journey: JourneyWorkflow, op: Op) -> int | None:
     assert isinstance(op.step, IfStep)
-    result = await condition(journey, op.step.condition)
+    result = await condition(journey, op.step.id, op.step.condition)
     journey.note(op.step.id, f"condition is {'true' if result else 'false'}")
     return journey.progress.pc + 1 if result else op.targets[0]
 
@@ -196,17 +204,13 @@ async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
     key = journey.step_key(step.id)
     if step.set:
         request = c.UpdateRequest(values=step.set, context=journey.context(), key=key)
-        applied = await workflow.execute_local_activity(
-            c.UPDATE_CUSTOMER, request, result_type=dict, **LOCAL
-        )
+        applied = await call_local(journey, f"step '{step.id}'", c.UPDATE_CUSTOMER, request, dict)
         journey.note(step.id, "set " + ", ".join(f"{k}={v!r}" for k, v in applied.items()))
     if step.points is not None:  # a field added after v1: older steps never get here
         points = c.PointsRequest(
             points=step.points, reason=step.reason or step.id, context=journey.context(), key=key
         )
-        outcome = await workflow.execute_local_activity(
-            c.CHANGE_POINTS, points, result_type=str, **LOCAL
-        )
+        outcome = await call_local(journey, f"step '{step.id}'", c.CHANGE_POINTS, points, str)
         journey.note(step.id, outcome)
     return journey.progress.pc + 1
 
@@ -222,13 +226,23 @@ async def run_jump(journey: JourneyWorkflow, op: Op) -> int | None:
 
 
 async def condition(
-    journey: JourneyWorkflow, expression: str, context: c.JourneyContext | None = None
+    journey: JourneyWorkflow,
+    step_id: str,
+    expression: str,
+    context: c.JourneyContext | None = None,
 ) -> bool:
+    """Raises StepFailed when the expression fails for this customer (see local_calls)."""
     request = c.ConditionRequest(expression=expression, context=context or journey.context())
-    result: Any = await workflow.execute_local_activity(
-        c.EVALUATE_CONDITION, request, result_type=bool, **LOCAL
-    )
+    what = f"step '{step_id}'" if step_id else "entry"
+    result: Any = await call_local(journey, what, c.EVALUATE_CONDITION, request, bool)
     return bool(result)
+
+
+def _within_limits(journey: JourneyWorkflow, what: str, duration: timedelta) -> None:
+    """A wait past ``journeys.limits`` (validate refuses it; a journey input may still carry
+    one) fails its step instead of overflowing a date in workflow code."""
+    if journey.step_errors and (problem := wait_problem(what, duration)):
+        raise StepFailed(problem)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,13 +1,16 @@
-"""Records journey histories for the replay test: ``python -m tests.histories.record``.
+"""Records journey histories for the replay test: ``python -m tests.histories.record [NAME...]``.
 
 Run it when a change to the interpreter is meant to be compatible, *before* making the
 change, so the committed histories are what journeys in flight would replay. Never
 re-record to make a failing replay test pass: that failure is a journey that would break.
+With names, only those are recorded: a history of new behaviour is added without
+re-recording the older ones, which stand for journeys started by older versions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +28,7 @@ VIP_EVENT = {"sale_name": "Winter Private Sale", "sale_date": "2026-12-05",
              "sale_url": "https://shop.example/private-sale"}
 
 
-async def record() -> None:
+async def record(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder), scenarios_dir=REPO / "scenarios",
                             templates_dir=REPO / "templates", task_queue="record")
@@ -36,7 +39,8 @@ async def record() -> None:
             async with build_worker(env.client, settings, store=store):
                 router = Router(env.client, ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir), "record")
                 driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
-                for name, play in SCRIPTS.items():
+                for name in names or list(SCRIPTS):
+                    play = SCRIPTS[name]
                     scenario_id, customer = await play(driver)
                     await driver.finish(scenario_id, customer)
                     history = await driver.handle(scenario_id, customer).fetch_history()
@@ -81,12 +85,29 @@ async def vip_no_rsvp(d: JourneyDriver) -> tuple[str, str]:
     return "vip-invite", c
 
 
+async def cart_entry_if_fails(d: JourneyDriver) -> tuple[str, str]:
+    """step-errors: the entry condition fails on an event without cart_total: no entry."""
+    c = d.customer()
+    await d.send(c, "cart.updated", currency="EUR", item_count=1, cart_url="https://x")
+    return "abandoned-cart", c
+
+
+async def expiry_by_hand_without_dates(d: JourneyDriver) -> tuple[str, str]:
+    """step-errors: a points-expiry journey started by hand with no dates: the notice fails
+    to render (a failed message), then the wait_until fails and the entry ends there."""
+    c = d.customer()
+    await d.send(c, "scheduled.points-expiry")
+    return "points-expiry", c
+
+
 SCRIPTS = {
     "cart_full_with_sms": cart_full_with_sms,
     "cart_restart_then_order": cart_restart_then_order,
     "vip_rsvp": vip_rsvp,
     "vip_no_rsvp": vip_no_rsvp,
+    "cart_entry_if_fails": cart_entry_if_fails,
+    "expiry_by_hand_without_dates": expiry_by_hand_without_dates,
 }
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))
