@@ -87,3 +87,25 @@ def test_step_error_histories_record_the_failed_step_and_complete() -> None:
         ]
         assert any(b"step-errors" in data for data in patches), name
         assert history.events[-1].HasField("workflow_execution_completed_event_attributes")
+
+
+def test_the_structured_keys_history_sends_with_a_structured_key() -> None:
+    """A journey of the structured-keys behaviour: the patch marker, then a deliver and a
+    points award keyed ``journey:<scenario>:<customer>:<entry>:<step>``."""
+    name = "birthday_structured_keys"
+    path = Path(__file__).parent / "histories" / f"{name}.json"
+    history = WorkflowHistory.from_json(name, json.loads(path.read_text()))
+    markers = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert any(b"structured-keys" in data for data in markers)
+    [deliver] = [
+        json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert deliver["delivery_key"].startswith("journey:birthday:")
+    assert deliver["delivery_key"].endswith(":greeting")

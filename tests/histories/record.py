@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from journeys.driver import JourneyDriver
@@ -100,6 +101,14 @@ async def expiry_by_hand_without_dates(d: JourneyDriver) -> tuple[str, str]:
     return "points-expiry", c
 
 
+async def birthday_structured_keys(d: JourneyDriver) -> tuple[str, str]:
+    """structured-keys: a points award and a greeting keyed journey:<scenario>:<customer>:..."""
+    at = datetime.now(UTC) + timedelta(days=2)
+    c = d.customer(time_zone="Europe/Paris", birthday=at.date().replace(year=1990).isoformat())
+    await d.scan("birthday", at)
+    return "birthday", c
+
+
 SCRIPTS = {
     "cart_full_with_sms": cart_full_with_sms,
     "cart_restart_then_order": cart_restart_then_order,
@@ -107,6 +116,7 @@ SCRIPTS = {
     "vip_no_rsvp": vip_no_rsvp,
     "cart_entry_if_fails": cart_entry_if_fails,
     "expiry_by_hand_without_dates": expiry_by_hand_without_dates,
+    "birthday_structured_keys": birthday_structured_keys,
 }
 
 if __name__ == "__main__":
