@@ -79,13 +79,7 @@ def test_step_error_histories_record_the_failed_step_and_complete() -> None:
     for name in ("cart_entry_if_fails", "expiry_by_hand_without_dates"):
         path = Path(__file__).parent / "histories" / f"{name}.json"
         history = WorkflowHistory.from_json(name, json.loads(path.read_text()))
-        patches = [
-            e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
-            for e in history.events
-            if e.HasField("marker_recorded_event_attributes")
-            and e.marker_recorded_event_attributes.marker_name == "core_patch"
-        ]
-        assert any(b"step-errors" in data for data in patches), name
+        assert any(b"step-errors" in data for data in _patches(history)), name
         assert history.events[-1].HasField("workflow_execution_completed_event_attributes")
 
 
@@ -95,13 +89,7 @@ def test_the_structured_keys_history_sends_with_a_structured_key() -> None:
     name = "birthday_structured_keys"
     path = Path(__file__).parent / "histories" / f"{name}.json"
     history = WorkflowHistory.from_json(name, json.loads(path.read_text()))
-    markers = [
-        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
-        for e in history.events
-        if e.HasField("marker_recorded_event_attributes")
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-    ]
-    assert any(b"structured-keys" in data for data in markers)
+    assert any(b"structured-keys" in data for data in _patches(history))
     [deliver] = [
         json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
         for e in history.events
@@ -109,3 +97,13 @@ def test_the_structured_keys_history_sends_with_a_structured_key() -> None:
     ]
     assert deliver["delivery_key"].startswith("journey:birthday:")
     assert deliver["delivery_key"].endswith(":greeting")
+
+
+def _patches(history: WorkflowHistory) -> list[bytes]:
+    """The patch markers' data (``{"id": "<patch>", ...}``) in the history, in order."""
+    return [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
