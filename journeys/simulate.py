@@ -21,7 +21,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import FailureError
 from temporalio.testing import WorkflowEnvironment
@@ -37,6 +36,7 @@ from journeys.scenario import Scenario
 from journeys.settings import Settings
 from journeys.store import Store
 from journeys.store_models import PROFILE_FIELDS, OutboxMessage
+from journeys.yaml_lines import YamlSyntaxError, load_yaml_file
 
 
 class SimulationInputError(ValueError):
@@ -60,14 +60,14 @@ class Simulation:
 
 
 def _load(path: Path) -> Any:
+    """The file's YAML, read with the scenario files' guards (size, encoding, no aliases,
+    bounded nesting), so a bad input is one ``file:line`` sentence."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SimulationInputError(
-            f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})"
-        ) from err
+        return load_yaml_file(path)
+    except YamlSyntaxError as err:
+        raise SimulationInputError(f"{path}:{err.line}: {err.message}") from None
+    except OSError as err:
+        raise SimulationInputError(f"{path}: cannot be read ({err.strerror or err})") from None
 
 
 def read_customer(path: Path) -> dict[str, Any]:

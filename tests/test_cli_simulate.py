@@ -79,8 +79,14 @@ async def test_simulate_an_order_before_the_first_reminder(tmp_path: Path) -> No
         pytest.param(
             None,
             "- at: 0m\n  name: [cart.updated\n",
-            "error: {events}:3: not valid YAML (expected ',' or ']', but got '<stream end>')",
+            "error: {events}:3: YAML syntax error: expected ',' or ']', but got '<stream end>'",
             id="broken-yaml",
+        ),
+        pytest.param(
+            None,
+            "- &a {at: 0m, name: cart.updated}\n- *a\n",
+            "error: {events}:2: YAML aliases (*name) are not allowed",
+            id="alias",
         ),
         pytest.param(
             None,
