@@ -10,6 +10,7 @@ crash between the two delays a ``tier.upgraded`` journey, it never loses it.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime
 from numbers import Real
 from typing import Any
@@ -18,11 +19,19 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from journeys import scan_contracts as sc
+from journeys.limits import MAX_POINTS
 from journeys.loyalty_program import LoyaltyProgram
 from journeys.relay import route_pending
 from journeys.routing import Router
 from journeys.store import Store
 from journeys.store_models import utcnow
+
+
+def _invalid(event_id: str, detail: str) -> ApplicationError:
+    """A purchase that cannot be applied however often it is retried: nothing is recorded."""
+    return ApplicationError(
+        f"purchase event {event_id}: {detail}", type="InvalidPurchase", non_retryable=True
+    )
 
 
 class LoyaltyActivities:
@@ -35,13 +44,13 @@ class LoyaltyActivities:
     async def apply_purchase(self, input: sc.PurchaseInput) -> dict[str, Any]:
         event = input.event
         amount = event.properties.get(self.program.amount_property)
-        if not isinstance(amount, Real) or isinstance(amount, bool) or amount < 0:
-            raise ApplicationError(
-                f"purchase event {event.id}: '{self.program.amount_property}' must be an "
-                f"amount of money (a number, 0 or more), not {amount!r}",
-                type="InvalidPurchase",
-                non_retryable=True,
-            )
+        if not isinstance(amount, Real) or isinstance(amount, bool) or not 0 <= amount < math.inf:
+            raise _invalid(event.id, f"'{self.program.amount_property}' must be an amount of "
+                           f"money (a number, 0 or more), not {amount!r}")
+        if self.program.points_for(float(amount)) > MAX_POINTS:
+            # The wallet's columns are 32-bit on PostgreSQL: such a purchase is a typo (cents
+            # sent as units, a test order), and its points could never be stored.
+            raise _invalid(event.id, f"{amount!r} would earn more than {MAX_POINTS:,} points")
         result = await asyncio.to_thread(
             self._apply,
             event.id,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from temporalio.client import WorkflowFailureError
+
 from journeys.driver import JourneyDriver, eventually
 from journeys.scan_contracts import DailyInput, DailyReport
 
@@ -16,6 +19,28 @@ async def purchase(
     journeys: JourneyDriver, customer: str, amount: float, event_id: str = ""
 ) -> None:
     await journeys.send(customer, "purchase", event_id or uuid.uuid4().hex, amount=amount)
+
+
+@pytest.mark.parametrize("amount", ["12 euros", -5, 1e15])
+async def test_a_purchase_that_cannot_be_applied_fails_at_once_and_changes_nothing(
+    journeys: JourneyDriver, amount: object
+) -> None:
+    """Not a number, negative, or more points than the wallet can hold (cents sent as
+    units): the purchase workflow fails once with the reason, never retried for an hour."""
+    customer = journeys.customer("bad-buy")
+    event_id = uuid.uuid4().hex
+    await journeys.send(customer, "purchase", event_id, amount=amount)
+
+    handle = journeys.router.client.get_workflow_handle(f"purchase/{event_id}")
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    while cause.cause is not None:  # the workflow's failure wraps the activity's
+        cause = cause.cause
+    assert f"purchase event {event_id}:" in str(cause)
+    assert (await handle.describe()).raw_description.pending_activities == []
+    summary = journeys.store.points_summary(customer, datetime.now(UTC))
+    assert (summary["earned"], journeys.store.tier_of(customer)) == (0, None)
 
 
 async def test_a_purchase_earns_points_once_per_event_id(journeys: JourneyDriver) -> None:
