@@ -50,6 +50,7 @@ router = APIRouter(tags=["provider webhooks"])
 State = Annotated[ApiState, Depends(api_state)]
 
 TWILIO_PATH = "/webhooks/twilio/status"
+SENDGRID_PATH = "/webhooks/sendgrid/events"
 # Twilio error codes that mean the number cannot receive SMS at all: retrying is pointless.
 SMS_PERMANENT_ERRORS = {
     "30005": "unknown destination handset",
@@ -148,7 +149,7 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
 # SendGrid -------------------------------------------------------------------------------
 
 
-@router.post("/webhooks/sendgrid/events", summary="SendGrid event webhook")
+@router.post(SENDGRID_PATH, summary="SendGrid event webhook")
 async def sendgrid_events(request: Request, state: State) -> Response:
     body = await request.body()
     if state.sendgrid_key is not None:
