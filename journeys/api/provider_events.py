@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from journeys.api.fields import text_problem
 from journeys.api.signatures import verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
 from journeys.store import Store
@@ -163,7 +164,7 @@ async def sendgrid_events(request: Request, state: State) -> Response:
         return _forbidden("the SendGrid event webhook is not configured")
     try:
         events = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         events = None
     if not isinstance(events, list):
         return PlainTextResponse("expected a JSON array of events\n", status_code=400)
@@ -189,7 +190,7 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
     status = "blocked" if kind == "bounce" and bounce_type == "blocked" else kind
     reason = _text(event.get("reason") or event.get("response"))
     if event.get("status"):
-        reason = f"{event['status']} {reason}".strip()
+        reason = f"{_text(event['status'])} {reason}".strip()
     row = None
     if key and kind in SENDGRID_STATUSES:
         row = store.record_provider_status(key, "email", status, reason=reason, at=_at(event))
@@ -218,7 +219,8 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # Text no database takes (NUL, an unpaired surrogate) is as good as absent.
+    return value if isinstance(value, str) and text_problem(value) is None else ""
 
 
 def _at(event: Mapping[str, Any]) -> datetime | None:
