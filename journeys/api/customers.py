@@ -18,6 +18,7 @@ from journeys.api.auth import Authorized
 from journeys.api.fields import CustomerIdPath, json_problem
 from journeys.api.responses import BODY_ERRORS, NOT_FOUND, UNAUTHORIZED, UNAVAILABLE
 from journeys.api.state import ApiState, api_state
+from journeys.api.temporal_link import TemporalUnreachable
 from journeys.customers import check_profile
 from journeys.journey_state import JourneyState
 from journeys.store_models import CHANNELS, PROFILE_FIELDS, PROFILE_PATTERNS, utcnow
@@ -68,8 +69,12 @@ PROFILE_SCHEMA: dict[str, Any] = {
             "description": "An IANA time zone, e.g. Europe/Paris",
         },
         "birthday": {
-            "anyOf": [{"type": "string", "format": "date"}, {"type": "null"}],
-            "description": "YYYY-MM-DD, not in the future",
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "maxLength": 0},
+                {"type": "null"},
+            ],
+            "description": "YYYY-MM-DD, not in the future; null or empty clears it",
         },
         "consent": {
             "type": ["object", "null"],
@@ -153,7 +158,11 @@ async def journeys(customer_id: CustomerIdPath, state: State, _: Authorized) -> 
     """The customer's journeys known to Temporal (running first), each with its state."""
     if state.journeys is None:
         raise HTTPException(status_code=503, detail="Temporal is not reachable from the API")
-    return [JourneyOut(**j) for j in await state.journeys(customer_id)]
+    try:
+        found = await state.journeys(customer_id)
+    except TemporalUnreachable as err:
+        raise HTTPException(status_code=503, detail=f"Temporal did not answer: {err}") from None
+    return [JourneyOut(**j) for j in found]
 
 
 async def _read(state: ApiState, customer_id: str) -> CustomerOut:

@@ -39,10 +39,18 @@ _BAD_TOKEN = {
     "400": text("The link is not ours (tampered, cut); nothing changed"),
     "503": text("Unsubscribe links cannot be checked (server configuration)"),
 }
+_TOKEN = {
+    "token": {
+        "type": "string",
+        "pattern": r"^[A-Za-z0-9_.-]+$",
+        "description": "The signed token of the link (URL-safe base64 parts and dots)",
+    }
+}
 # (path, method) -> what to add to that operation.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     (TWILIO_PATH, "post"): {
         "requestBody": {
+            "required": True,
             "content": {
                 "application/x-www-form-urlencoded": {
                     "schema": {"type": "object", "additionalProperties": {"type": "string"}}
@@ -56,7 +64,15 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     (SENDGRID_PATH, "post"): {
         "requestBody": {
-            "content": {"application/json": {"schema": {"type": "array", "items": _REF}}}
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "description": "SendGrid's events; those not about delivery are ignored",
+                    }
+                }
+            },
         },
         "responses": {
             "400": text("Not a JSON array of events"),
@@ -64,8 +80,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **_TOO_LARGE,
         },
     },
-    ("/u/{token}", "get"): {"responses": _BAD_TOKEN},
-    ("/u/{token}", "post"): {"responses": {**_BAD_TOKEN, **_TOO_LARGE}},
+    ("/u/{token}", "get"): {"parameters": _TOKEN, "responses": _BAD_TOKEN},
+    ("/u/{token}", "post"): {"parameters": _TOKEN, "responses": {**_BAD_TOKEN, **_TOO_LARGE}},
 }
 
 
@@ -88,6 +104,9 @@ def install(app: FastAPI) -> None:
                 operation = schema["paths"][path][method]
                 if "requestBody" in extra:
                     operation.setdefault("requestBody", extra["requestBody"])
+                for parameter in operation.get("parameters", []):
+                    if parameter["name"] in extra.get("parameters", {}):
+                        parameter["schema"] = extra["parameters"][parameter["name"]]
                 for status, response in extra.get("responses", {}).items():
                     operation["responses"].setdefault(status, {}).update(response)
             app.openapi_schema = schema
