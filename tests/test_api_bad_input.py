@@ -11,6 +11,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from activities.channels.twilio import TwilioSettings
+from journeys.api.signatures import twilio_signature
 from journeys.api.state import SendGridWebhookSettings
 from journeys.settings import Settings
 from journeys.store import Store
@@ -167,3 +169,28 @@ async def test_a_bad_sendgrid_batch_never_gets_a_500(
 ) -> None:
     answer = await api.post("/webhooks/sendgrid/events", content=body, headers=JSON)
     assert answer.status_code in (200, 400), answer.text
+
+
+@pytest.mark.parametrize("token", ["a%00b", "%ED%A0%80", "a" * 5000, "..%2F..%2Fetc"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_bad_unsubscribe_token_gets_400(
+    api: httpx.AsyncClient, store: Store, token: str, method: str
+) -> None:
+    answer = await api.request(method, f"/u/{token}")
+    assert answer.status_code in (400, 404), answer.text
+    nothing_written(store)
+
+
+async def test_a_signed_twilio_callback_with_unstorable_text_never_gets_a_500(
+    store: Store,
+) -> None:
+    """Only Twilio can sign, but the query is ours to get wrong: NUL in delivery_key."""
+    token = "bad-input-twilio-token"
+    async with api_client(store, twilio=TwilioSettings(auth_token=token)) as client:
+        url = f"{client.base_url}/webhooks/twilio/status?delivery_key=k%00"
+        params = [("MessageStatus", "undelivered"), ("ErrorCode", "30005"), ("To", "+1\x00")]
+        signature = twilio_signature(token, url, params)
+        answer = await client.post(
+            url, data=dict(params), headers={"X-Twilio-Signature": signature}
+        )
+    assert answer.status_code < 500, answer.text

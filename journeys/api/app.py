@@ -5,6 +5,10 @@ provider status webhooks (``journeys.api.provider_events``), plus ``/healthz``. 
 ingestion and customer API will join them on the same app. ``journeys up`` serves it beside
 the worker; ``journeys api`` serves it alone (``journeys.api.serve``).
 
+Every request meets the body limit first (``journeys.api.body_limit``: 413 before a
+handler reads anything); refusals are shaped by ``journeys.api.errors`` and the OpenAPI
+document is completed by ``journeys.api.openapi``.
+
 Handlers are async and hand every database call to a thread: under ``journeys up`` the app
 shares its event loop with the Temporal worker, which a blocking call would stall.
 """
@@ -163,5 +167,7 @@ Send customer events and profiles; every `/v1` call needs `Authorization: Bearer
 * `PUT /v1/customers/{id}` — create or update a profile; `GET` reads it back with points,
   tier and segment; `GET /v1/customers/{id}/journeys` lists its journeys.
 
-A bad request gets a `4xx` whose message names the field; nothing is written.
+A bad request gets a `4xx` whose message names the field; nothing is written. A body over
+the limit (`JOURNEYS_API_MAX_BODY_BYTES`, 1 MiB; `JOURNEYS_API_MAX_BATCH_BODY_BYTES`, 4 MiB,
+for batches) gets `413` before anything reads it.
 """

@@ -82,9 +82,9 @@ async def twilio_status(request: Request, state: State) -> Response:
     if not verify_twilio(token, signature, _twilio_urls(request, state), params):
         log.warning("Twilio status callback refused: bad or missing X-Twilio-Signature")
         return _forbidden("invalid X-Twilio-Signature")
-    form = dict(params)
+    form = {name: value for name, value in params if _text(value)}  # NUL: as if absent
     report = TwilioReport(
-        delivery_key=request.query_params.get("delivery_key", ""),
+        delivery_key=_text(request.query_params.get("delivery_key", "")),
         status=form.get("MessageStatus") or form.get("SmsStatus") or "",
         message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
         error_code=form.get("ErrorCode") or "",
