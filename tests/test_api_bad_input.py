@@ -4,6 +4,7 @@ whose detail names the field, and nothing is written."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,9 @@ import pytest
 from activities.channels.twilio import TwilioSettings
 from journeys.api.signatures import twilio_signature
 from journeys.api.state import SendGridWebhookSettings
+from journeys.api.temporal_link import TemporalLink
+from journeys.loyalty_program import LoyaltyProgram
+from journeys.registry import ScenarioRegistry
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.api_server import api_client
@@ -194,3 +198,20 @@ async def test_a_signed_twilio_callback_with_unstorable_text_never_gets_a_500(
             url, data=dict(params), headers={"X-Twilio-Signature": signature}
         )
     assert answer.status_code < 500, answer.text
+
+
+async def test_journeys_while_temporal_does_not_answer_get_503(
+    store: Store, registry: ScenarioRegistry
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    settings = Settings(temporal_address=nowhere)
+    link = TemporalLink(settings, registry, LoyaltyProgram())
+    key, _ = store.create_api_key("no-temporal")
+    async with api_client(store, settings, registry=registry, temporal=link) as client:
+        answer = await client.get(
+            "/v1/customers/c1/journeys", headers={"Authorization": f"Bearer {key}"}
+        )
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["detail"].startswith("Temporal did not answer")
