@@ -17,13 +17,14 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from journeys.cli_access import events_app, keys_app
+from journeys.cli_access import keys_app
 from journeys.cli_audience import audience
 from journeys.cli_common import command_settings as _settings
 from journeys.cli_common import fail as _fail
 from journeys.cli_common import open_store as _store
 from journeys.cli_common import until_interrupted
 from journeys.cli_customers import customers_app
+from journeys.cli_events import events_app
 from journeys.cli_stats import stats
 from journeys.console import console, outbox_table, status_table, timeline_table
 from journeys.events import Event
@@ -209,7 +210,7 @@ def send_event(
     from journeys.ingest import ingest
     from journeys.loyalty_program import LoyaltyProgram
     from journeys.registry import ScenarioRegistry
-    from journeys.routing import Router
+    from journeys.routing import EventRefused, Router
     from journeys.runtime import TemporalUnavailable, client_for
 
     settings = _settings()
@@ -226,7 +227,7 @@ def send_event(
             settings.task_queue,
             loyalty=LoyaltyProgram.load(settings.loyalty_file),
         )
-        result = await ingest(_store(settings), router, event)
+        result = await ingest(_store(settings), router, event, max_bytes=settings.max_event_bytes)
         console.print(f"event {event.id} ({name}) for {customer}")
         console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
         console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
@@ -237,7 +238,7 @@ def send_event(
 
     try:
         asyncio.run(main())
-    except (TemporalUnavailable, ScenarioError) as err:
+    except (TemporalUnavailable, ScenarioError, EventRefused) as err:
         raise _fail(str(err)) from None
 
 

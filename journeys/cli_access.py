@@ -1,8 +1,8 @@
-"""``journeys api-keys`` (create, list, revoke) and ``journeys events pending``."""
+"""``journeys api-keys``: create, list, revoke."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -10,12 +10,7 @@ from rich.table import Table
 from journeys.cli_common import fail, open_store
 from journeys.console import console
 
-if TYPE_CHECKING:
-    pass
-
-
 keys_app = typer.Typer(help="API keys for the HTTP API's /v1 endpoints.", no_args_is_help=True)
-events_app = typer.Typer(help="The event log.", no_args_is_help=True)
 
 
 @keys_app.command("create")
@@ -48,17 +43,3 @@ def revoke(name: Annotated[str, typer.Argument(help="The key's name or lookup pa
     if not count:
         raise fail(f"no active API key named '{name}'")
     console.print(f"revoked {count} key(s) named '{name}'")
-
-
-@events_app.command("pending")
-def pending(limit: Annotated[int, typer.Option(help="How many to list")] = 20) -> None:
-    """Events stored but not routed yet (Temporal or the worker unreachable), oldest first."""
-    store = open_store()
-    events = store.pending_events(None, limit)
-    if events:
-        table = Table("id", "customer", "name", "occurred at")
-        for event in events:
-            occurred = event.occurred_at.isoformat(timespec="seconds") if event.occurred_at else ""
-            table.add_row(event.id, event.customer_id, event.name, occurred)
-        console.print(table)
-    console.print(f"{store.pending_count()} event(s) waiting to be routed")

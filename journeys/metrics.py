@@ -21,6 +21,9 @@ ROUTING_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600),
 )
 EVENTS_PENDING = Gauge("journeys_events_pending", "Events stored and not routed yet")
+EVENTS_FAILED = Gauge(
+    "journeys_events_failed", "Events Temporal refused for good, set aside (journeys events failed)"
+)
 DELIVERIES = Counter(
     "journeys_deliveries",
     "Deliver activity decisions per channel: sent, suppressed, deferred, failed",

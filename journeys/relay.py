@@ -8,7 +8,10 @@ routes it again. Nothing accepted is lost, and journeys deduplicate by event id,
 second routing of the same event changes nothing.
 
 One customer's events are routed one after the other, in the order they were received
-(a trigger before the exit that follows it); different customers' go in parallel.
+(a trigger before the exit that follows it); different customers' go in parallel. An event
+Temporal will never take (over its payload size limit, say) is set aside as failed with
+the reason (``journeys events failed``) instead of blocking its customer's later events
+forever; ``journeys events retry`` puts it back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from itertools import groupby
 
 from journeys.events import Event
 from journeys.metrics import ROUTING_LAG
-from journeys.routing import Router
+from journeys.routing import Router, refusal
 from journeys.store import Store
 from journeys.store_models import utcnow
 
@@ -34,7 +37,14 @@ async def route_pending(
     store: Store, router: Router, *, customer_id: str | None = None, limit: int = 500
 ) -> int:
     """Claims up to ``limit`` unrouted events, routes them, marks the routed ones routed
-    (also when another customer's routing failed); returns how many were claimed."""
+    (also when another customer's routing failed); returns how many were claimed.
+
+    An event Temporal refuses for good (``journeys.routing.refusal``: too large, invalid)
+    is set aside as failed with the reason, and the customer's next events go on, in
+    order. Any other failure stops that customer's batch where it is (order holds), lets
+    the other customers finish, gives the unrouted events back for the next pass, and is
+    raised for the relay to back off.
+    """
     claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
     if not claimed:
         return 0
@@ -42,20 +52,44 @@ async def route_pending(
     events = [event for event, _ in claimed]
     gate = asyncio.Semaphore(CONCURRENT_CUSTOMERS)
     routed: list[str] = []
+    failed: dict[str, str] = {}
 
     async def in_order(batch: list[Event]) -> None:
         async with gate:
             for event in batch:
-                await router.route(event)
+                try:
+                    await router.route(event)
+                except Exception as err:
+                    reason = refusal(err)
+                    if reason is None:
+                        raise
+                    log.error(
+                        "event %s (%s) for %s set aside, not retried: %s",
+                        event.id,
+                        event.name,
+                        event.customer_id,
+                        reason,
+                    )
+                    failed[event.id] = reason
+                    continue
                 routed.append(event.id)
                 ROUTING_LAG.observe((utcnow() - received[event.id]).total_seconds())
 
     by_customer = [list(g) for _, g in groupby(sorted(events, key=_customer), key=_customer)]
     try:
-        await asyncio.gather(*(in_order(batch) for batch in by_customer))
+        outcomes = await asyncio.gather(
+            *(in_order(batch) for batch in by_customer), return_exceptions=True
+        )
     finally:  # one transaction for the batch; the claim keeps other routers off meanwhile
         if routed:
             await asyncio.to_thread(store.mark_routed, *routed)
+        if failed:
+            await asyncio.to_thread(store.mark_failed, failed)
+    done = set(routed) | set(failed)
+    await asyncio.to_thread(store.release_claims, *(e.id for e in events if e.id not in done))
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     return len(events)
 
 

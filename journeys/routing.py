@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import TemporalError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.events import Event
@@ -29,6 +29,31 @@ log = logging.getLogger(__name__)
 WORKFLOW = "JourneyWorkflow"
 PURCHASE_WORKFLOW = "PurchaseWorkflow"
 SIGNAL = "event"
+
+
+class EventRefused(RuntimeError):
+    """Temporal refused this event for good: routing it again would fail the same way."""
+
+
+def refusal(err: BaseException) -> str | None:
+    """Why Temporal refuses this event for good, or None for a failure worth retrying.
+
+    For good: the server's ``INVALID_ARGUMENT`` (a payload over its blob size limit, 2 MiB
+    by default: "Blob data size exceeds limit"; an id over its length limit), a request
+    over the gRPC message limit (4 MiB: ``RESOURCE_EXHAUSTED`` naming the message size;
+    the same code without it is rate limiting, which passes), and an event the payload
+    converter cannot encode. Anything else (unavailable, timeouts, a worker away) is
+    retried: the event waits, in order.
+    """
+    if isinstance(err, RPCError):
+        if err.status == RPCStatusCode.INVALID_ARGUMENT:
+            return f"Temporal refused it: {err.message}"
+        if err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in err.message:
+            return f"Temporal refused it: {err.message}"
+        return None
+    if isinstance(err, TypeError | ValueError) and not isinstance(err, TemporalError):
+        return f"it cannot be encoded for Temporal: {err}"
+    return None
 
 
 @dataclass

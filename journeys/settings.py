@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # Loopback by default: put a TLS-terminating proxy in front, or set 0.0.0.0 on purpose.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
+    # Request bodies past these get a 413 before anything reads them whole
+    # (journeys.api.body_limit): batches (POST /v1/events/batch, SendGrid's event webhook)
+    # and every other endpoint.
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # One event as its journeys receive it (its JSON): Temporal refuses payloads over 2 MiB
+    # (the server's limit.blobSize.error), and a journey carries its waiting events along.
+    max_event_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @property
     def store_url(self) -> str:

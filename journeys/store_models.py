@@ -304,6 +304,8 @@ def apply_profile(row: Customer, profile: Mapping[str, Any]) -> None:
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,}[0-9]$")
+# The same rules as text, for the API's OpenAPI schema.
+PROFILE_PATTERNS = {"locale": _LOCALE.pattern, "email": _EMAIL.pattern, "phone": _PHONE.pattern}
 
 
 def check_profile_value(name: str, value: Any) -> Any:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -21,6 +21,9 @@ from journeys.tracking_models import AudienceEntry, EventRecord, JourneyFact
 
 # How long a router holds the events it claimed: longer than routing them takes.
 LEASE = timedelta(seconds=60)
+# Stored, not routed, not set aside: what routers take.
+_PENDING = (col(EventRecord.routed_at).is_(None), col(EventRecord.failed_at).is_(None))
+_FAILED = (col(EventRecord.routed_at).is_(None), col(EventRecord.failed_at).is_not(None))
 
 
 class TrackingRecords:
@@ -101,13 +104,12 @@ class TrackingRecords:
 
     def pending_count(self) -> int:
         with self._session() as session:
-            query = select(func.count()).where(col(EventRecord.routed_at).is_(None))
-            return int(session.exec(query).one())
+            return int(session.exec(select(func.count()).where(*_PENDING)).one())
 
     def pending_events(self, customer_id: str | None = None, limit: int = 500) -> list[Event]:
-        """Stored but not routed yet, oldest first."""
+        """Stored but not routed yet (and not set aside as failed), oldest first."""
         with self._session() as session:
-            query = select(EventRecord).where(col(EventRecord.routed_at).is_(None))
+            query = select(EventRecord).where(*_PENDING)
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
@@ -127,7 +129,7 @@ class TrackingRecords:
         now, token = utcnow(), uuid.uuid4().hex
         free = or_(col(EventRecord.claimed_until).is_(None), col(EventRecord.claimed_until) < now)
         with self._session() as session:
-            query = select(EventRecord.id).where(col(EventRecord.routed_at).is_(None), free)
+            query = select(EventRecord.id).where(*_PENDING, free)
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
@@ -136,9 +138,7 @@ class TrackingRecords:
                 return []
             session.execute(
                 update(EventRecord)
-                .where(
-                    col(EventRecord.id).in_(candidates), col(EventRecord.routed_at).is_(None), free
-                )
+                .where(col(EventRecord.id).in_(candidates), *_PENDING, free)
                 .values(claimed_until=now + lease, claimed_by=token)
             )
             session.commit()
@@ -147,6 +147,56 @@ class TrackingRecords:
             )
             mine = mine.order_by(col(EventRecord.received_at), col(EventRecord.id))
             return [(record.event(), record.received_at) for record in session.exec(mine).all()]
+
+    def release_claims(self, *event_ids: str) -> None:
+        """Gives claimed events back before their lease ends (routing them failed for now):
+        the next pass, of any router, takes them again at once."""
+        if not event_ids:
+            return
+        with self._session() as session:
+            session.execute(
+                update(EventRecord)
+                .where(col(EventRecord.id).in_(event_ids), col(EventRecord.routed_at).is_(None))
+                .values(claimed_until=None, claimed_by=None)
+            )
+            session.commit()
+
+    # Dead letters: events Temporal refused for good ------------------------------------
+
+    def mark_failed(self, failures: Mapping[str, str]) -> None:
+        """Sets events aside with the reason Temporal gave: no router takes them again
+        until ``retry_failed``; the customer's later events are routed meanwhile."""
+        now = utcnow()
+        with self._session() as session:
+            for event_id, reason in failures.items():
+                session.execute(
+                    update(EventRecord)
+                    .where(EventRecord.id == event_id, col(EventRecord.routed_at).is_(None))
+                    .values(failed_at=now, failure=reason[:2000], claimed_until=None)
+                )
+            session.commit()
+
+    def failed_events(self, limit: int = 500) -> list[EventRecord]:
+        """Set aside, oldest first."""
+        with self._session() as session:
+            query = select(EventRecord).where(*_FAILED)
+            query = query.order_by(col(EventRecord.failed_at), col(EventRecord.id)).limit(limit)
+            return list(session.exec(query).all())
+
+    def failed_count(self) -> int:
+        with self._session() as session:
+            return int(session.exec(select(func.count()).where(*_FAILED)).one())
+
+    def retry_failed(self, event_ids: Sequence[str] | None = None) -> int:
+        """Puts failed events (these, or all when None) back to pending; returns how many.
+        They are routed after the customer's events received since: order is by arrival."""
+        with self._session() as session:
+            query = update(EventRecord).where(*_FAILED)
+            if event_ids is not None:
+                query = query.where(col(EventRecord.id).in_(event_ids))
+            result = session.execute(query.values(failed_at=None, failure=None))
+            session.commit()
+            return int(cast(Any, result).rowcount or 0)
 
     def events_for(self, customer_id: str, limit: int = 50) -> list[EventRecord]:
         """Newest first."""

@@ -21,6 +21,7 @@ class EventRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_events_customer_time", "customer_id", "occurred_at"),
         Index("ix_events_routed", "routed_at"),
+        Index("ix_events_failed", "failed_at"),
     )
 
     id: str = Field(primary_key=True)
@@ -34,6 +35,10 @@ class EventRecord(SQLModel, table=True):
     # A router's lease: until then, no other router takes the event (journeys.relay).
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = None
+    # Set when Temporal refused the event for good (too large, invalid): the relay stops
+    # retrying it and goes on with the customer's later events (``journeys events failed``).
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failure: str | None = None
 
     def event(self) -> Event:
         return Event(

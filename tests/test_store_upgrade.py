@@ -69,3 +69,45 @@ def test_an_old_database_gains_the_new_tables_and_columns_and_keeps_its_rows(
     indexes = {index["name"] for index in schema.get_indexes("customers")}
     assert {"ix_customers_birth_month_day", "ix_customers_last_seen"} <= indexes
     store.engine.dispose()
+
+
+# The event log as the release before dead letters created it (no failed_at, no failure).
+OLD_EVENTS = """
+CREATE TABLE events (
+    id VARCHAR NOT NULL PRIMARY KEY,
+    customer_id VARCHAR NOT NULL, name VARCHAR NOT NULL, properties JSON,
+    occurred_at TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL,
+    routed_at TIMESTAMP, claimed_until TIMESTAMP, claimed_by VARCHAR
+)
+"""
+
+
+def test_an_old_event_log_gains_the_dead_letter_columns_and_keeps_its_backlog(
+    old_database: str,
+) -> None:
+    store = Store(old_database)
+    now = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    with store.engine.begin() as connection:
+        connection.execute(text(OLD_EVENTS))
+        for event_id in ("old-1", "old-2"):
+            connection.execute(
+                text(
+                    "INSERT INTO events (id, customer_id, name, properties, occurred_at, "
+                    "received_at) VALUES (:id, 'ana', 'cart.updated', '{}', :now, :now)"
+                ),
+                {"id": event_id, "now": now},
+            )
+
+    store.create_schema()
+    store.create_schema()
+
+    assert [e.id for e in store.pending_events()] == ["old-1", "old-2"]  # still to route
+    store.mark_failed({"old-1": "Temporal refused it: Blob data size exceeds limit."})
+    assert [e.id for e, _ in store.claim_pending()] == ["old-2"]
+    assert [(r.id, r.failure) for r in store.failed_events()] == [
+        ("old-1", "Temporal refused it: Blob data size exceeds limit.")
+    ]
+    assert "ix_events_failed" in {i["name"] for i in inspect(store.engine).get_indexes("events")}
+    assert store.retry_failed(["old-1"]) == 1
+    assert store.failed_count() == 0
+    store.engine.dispose()

@@ -5,6 +5,10 @@ provider status webhooks (``journeys.api.provider_events``), plus ``/healthz``. 
 ingestion and customer API will join them on the same app. ``journeys up`` serves it beside
 the worker; ``journeys api`` serves it alone (``journeys.api.serve``).
 
+Every request meets the body limit first (``journeys.api.body_limit``: 413 before a
+handler reads anything); refusals are shaped by ``journeys.api.errors`` and the OpenAPI
+document is completed by ``journeys.api.openapi``.
+
 Handlers are async and hand every database call to a thread: under ``journeys up`` the app
 shares its event loop with the Temporal worker, which a blocking call would stall.
 """
@@ -13,17 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from activities.channels.twilio import TwilioSettings
-from journeys.api import customers, events, provider_events, scenarios, unsubscribe
+from journeys.api import (
+    customers,
+    errors,
+    events,
+    openapi,
+    provider_events,
+    scenarios,
+    unsubscribe,
+)
+from journeys.api.body_limit import BodyLimit
 from journeys.api.signatures import load_sendgrid_public_key
 from journeys.api.state import ApiState, SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
-from journeys.metrics import EVENTS_PENDING
+from journeys.metrics import EVENTS_FAILED, EVENTS_PENDING
 from journeys.registry import ScenarioRegistry
 from journeys.relay import Relay
 from journeys.settings import Settings, SettingsError
@@ -82,6 +96,9 @@ def create_app(
         relay=relay,
         journeys=temporal.journeys if temporal else None,
     )
+    app.add_middleware(BodyLimit, limit_for=body_limits(settings))
+    errors.install(app)
+    openapi.install(app)
     app.include_router(events.router)
     app.include_router(customers.router)
     app.include_router(scenarios.router)
@@ -95,9 +112,11 @@ def create_app(
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
-        """Prometheus text: events accepted, routing lag, pending events, deliveries."""
+        """Prometheus text: events accepted, routing lag, pending and failed events,
+        deliveries."""
         state: ApiState = app.state.journeys
         EVENTS_PENDING.set(await asyncio.to_thread(state.store.pending_count))
+        EVENTS_FAILED.set(await asyncio.to_thread(state.store.failed_count))
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"])
@@ -105,9 +124,26 @@ def create_app(
         """Ready when the store answers: events can be accepted (routing may lag)."""
         state: ApiState = app.state.journeys
         pending = await asyncio.to_thread(state.store.pending_count)
-        return {"status": "ready", "pending_events": str(pending)}
+        failed = await asyncio.to_thread(state.store.failed_count)
+        return {"status": "ready", "pending_events": str(pending), "failed_events": str(failed)}
 
     return app
+
+
+# Endpoints that take many items at once: the larger limit.
+BATCH_PATHS = frozenset({"/v1/events/batch", provider_events.SENDGRID_PATH})
+
+
+def body_limits(settings: Settings) -> Callable[[str], int]:
+    """The body limit of each path (``JOURNEYS_API_MAX_BODY_BYTES``, and
+    ``JOURNEYS_API_MAX_BATCH_BODY_BYTES`` for batches)."""
+
+    def limit_for(path: str) -> int:
+        if path in BATCH_PATHS:
+            return settings.api_max_batch_body_bytes
+        return settings.api_max_body_bytes
+
+    return limit_for
 
 
 def load_registry(settings: Settings) -> ScenarioRegistry:
@@ -131,5 +167,7 @@ Send customer events and profiles; every `/v1` call needs `Authorization: Bearer
 * `PUT /v1/customers/{id}` — create or update a profile; `GET` reads it back with points,
   tier and segment; `GET /v1/customers/{id}/journeys` lists its journeys.
 
-A bad request gets a `4xx` whose message names the field; nothing is written.
+A bad request gets a `4xx` whose message names the field; nothing is written. A body over
+the limit (`JOURNEYS_API_MAX_BODY_BYTES`, 1 MiB; `JOURNEYS_API_MAX_BATCH_BODY_BYTES`, 4 MiB,
+for batches) gets `413` before anything reads it.
 """

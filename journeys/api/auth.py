@@ -10,18 +10,26 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from journeys.access_models import ApiKey
 from journeys.api.state import ApiState, api_state
 
+# Declares the scheme in the OpenAPI document; the check itself is ``api_key``.
+BEARER = HTTPBearer(
+    auto_error=False, description="An API key made by `journeys api-keys create NAME`"
+)
 
-async def api_key(request: Request, state: Annotated[ApiState, Depends(api_state)]) -> ApiKey:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
+
+async def api_key(
+    state: Annotated[ApiState, Depends(api_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> ApiKey:
+    key = credentials.credentials.strip() if credentials else ""
     row = None
-    if scheme.lower() == "bearer" and key.strip():
-        row = await asyncio.to_thread(state.store.verify_api_key, key.strip())
+    if key and key.isprintable():
+        row = await asyncio.to_thread(state.store.verify_api_key, key)
     if row is None:
         raise HTTPException(
             status_code=401,

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from journeys.api.auth import Authorized
+from journeys.api.fields import CustomerIdPath, json_problem
+from journeys.api.responses import BODY_ERRORS, NOT_FOUND, UNAUTHORIZED, UNAVAILABLE
 from journeys.api.state import ApiState, api_state
+from journeys.api.temporal_link import TemporalUnreachable
 from journeys.customers import check_profile
 from journeys.journey_state import JourneyState
-from journeys.store_models import utcnow
+from journeys.store_models import CHANNELS, PROFILE_FIELDS, PROFILE_PATTERNS, utcnow
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(prefix="/v1/customers", tags=["customers"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]
 
 PROFILE_EXAMPLE = {
@@ -30,6 +34,65 @@ PROFILE_EXAMPLE = {
     "birthday": "1990-03-05",
     "consent": {"email": True, "sms": False},
     "first_name": "Ana",
+}
+
+
+_NO_NUL = r"(?![\s\S]*\x00)"
+# An attribute's name: not blank, no NUL; inside `attributes`, not a profile field's name.
+_ATTRIBUTE_NAME = {"pattern": rf"^{_NO_NUL}[\s\S]*\S[\s\S]*$"}
+
+
+def _text(pattern: str, description: str) -> dict[str, Any]:
+    """A profile field: text matching ``pattern`` (and no NUL), or null / "" to clear it."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    return {
+        "type": ["string", "null"],
+        "pattern": f"^{_NO_NUL}(|{body})$",
+        "description": description + "; null or empty clears it",
+    }
+
+
+# What check_profile accepts, for clients to read: the rules live in journeys.store_models.
+PROFILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Profile fields go to their columns; any other key is an attribute "
+    "(`customer.<key>` in templates), as is each key of `attributes`. Text anywhere has no "
+    "NUL character; numbers are finite; `birthday` is not in the future and `time_zone` "
+    "is an IANA zone.",
+    "properties": {
+        "email": _text(PROFILE_PATTERNS["email"], "An email address"),
+        "phone": _text(PROFILE_PATTERNS["phone"], "A phone number, e.g. +33612345678"),
+        "push_token": {"type": ["string", "null"], "pattern": rf"^{_NO_NUL}(|[\s\S]*\S[\s\S]*)$"},
+        "locale": _text(PROFILE_PATTERNS["locale"], "A locale, e.g. en, fr or fr-CA"),
+        "time_zone": {
+            "anyOf": [{"enum": ["", *sorted(available_timezones())]}, {"type": "null"}],
+            "description": "An IANA time zone, e.g. Europe/Paris",
+        },
+        "birthday": {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "maxLength": 0},
+                {"type": "null"},
+            ],
+            "description": "YYYY-MM-DD, not in the future; null or empty clears it",
+        },
+        "consent": {
+            "type": ["object", "null"],
+            "description": "Marketing consent per channel",
+            "properties": {channel: {"type": "boolean"} for channel in CHANNELS},
+            "additionalProperties": False,
+        },
+        "attributes": {
+            "type": ["object", "null"],
+            "description": "More attributes (not named like a profile field)",
+            "propertyNames": {**_ATTRIBUTE_NAME, "not": {"enum": [*PROFILE_FIELDS, "id"]}},
+            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+        },
+        "id": {"type": "string", "description": "If given, the customer id of the path"},
+    },
+    "propertyNames": _ATTRIBUTE_NAME,
+    "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+    "examples": [PROFILE_EXAMPLE],
 }
 
 
@@ -54,16 +117,20 @@ def _unprocessable(field: str, message: str) -> HTTPException:
     )
 
 
-@router.put("/{customer_id}", response_model=CustomerOut)
+@router.put("/{customer_id}", response_model=CustomerOut, responses={**BODY_ERRORS})
 async def identify(
-    customer_id: str,
+    customer_id: CustomerIdPath,
     state: State,
     key: Authorized,
-    profile: Annotated[dict[str, Any], Body(examples=[PROFILE_EXAMPLE])],
+    profile: Annotated[dict[str, Any], Body(), WithJsonSchema(PROFILE_SCHEMA)],
 ) -> CustomerOut:
     """Creates or updates the customer. Profile fields (email, phone, push_token, locale,
     time_zone, birthday, consent) go to their columns; any other key is an attribute.
     A consent change is recorded with the API key's name as its source."""
+    problem = json_problem(profile)
+    if problem:
+        where, why = problem
+        raise _unprocessable(where.split(".")[0].split("[")[0] or "profile", why)
     checked = check_profile(customer_id, profile)
     if checked.problems:
         problem = checked.problems[0]
@@ -78,18 +145,24 @@ async def identify(
     return await _read(state, customer_id)
 
 
-@router.get("/{customer_id}", response_model=CustomerOut)
-async def read(customer_id: str, state: State, _: Authorized) -> CustomerOut:
+@router.get("/{customer_id}", response_model=CustomerOut, responses={**NOT_FOUND})
+async def read(customer_id: CustomerIdPath, state: State, _: Authorized) -> CustomerOut:
     """The profile with the loyalty snapshot: points (balance, next expiry), tier, segment."""
     return await _read(state, customer_id)
 
 
-@router.get("/{customer_id}/journeys", response_model=list[JourneyOut])
-async def journeys(customer_id: str, state: State, _: Authorized) -> list[JourneyOut]:
+@router.get(
+    "/{customer_id}/journeys", response_model=list[JourneyOut], responses={**UNAVAILABLE}
+)
+async def journeys(customer_id: CustomerIdPath, state: State, _: Authorized) -> list[JourneyOut]:
     """The customer's journeys known to Temporal (running first), each with its state."""
     if state.journeys is None:
         raise HTTPException(status_code=503, detail="Temporal is not reachable from the API")
-    return [JourneyOut(**j) for j in await state.journeys(customer_id)]
+    try:
+        found = await state.journeys(customer_id)
+    except TemporalUnreachable as err:
+        raise HTTPException(status_code=503, detail=f"Temporal did not answer: {err}") from None
+    return [JourneyOut(**j) for j in found]
 
 
 async def _read(state: ApiState, customer_id: str) -> CustomerOut:

@@ -10,38 +10,23 @@ whole and stored in one transaction: one bad event refuses the batch and stores 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.api.auth import Authorized
+from journeys.api.fields import MAX_DEPTH, EventName, Id, JsonObject, Moment
+from journeys.api.responses import BODY_ERRORS, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
-from journeys.events import Event
+from journeys.events import Event, encoded_size
 from journeys.metrics import EVENTS_ACCEPTED
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]
 
 BATCH_LIMIT = 500
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-
-
-def _name(value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(
-            "an event name is letters, digits and . _ : - (e.g. cart.updated, purchase)"
-        )
-    return value
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("occurred_at needs a time zone offset (e.g. 2026-11-23T10:00:00Z)")
-    return value
 
 
 class EventIn(BaseModel):
@@ -49,17 +34,23 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(
+    id: Id | None = Field(
         default=None,
-        min_length=1,
-        max_length=200,
         description="Your id for this event: retries with the same id are applied once. "
-        "Generated when absent.",
+        "Generated when absent. 1-200 characters, no control characters.",
     )
-    customer_id: str = Field(min_length=1, max_length=200)
-    name: Annotated[str, AfterValidator(_name)] = Field(min_length=1, max_length=100)
-    properties: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: Annotated[datetime | None, AfterValidator(_aware)] = None
+    customer_id: Id = Field(description="1-200 characters, no control characters")
+    name: EventName = Field(
+        description="Letters, digits and . _ : - (e.g. cart.updated, purchase)",
+        examples=["cart.updated"],
+    )
+    properties: JsonObject = Field(
+        default_factory=dict,
+        description="Any JSON object: finite numbers, no NUL or unpaired surrogate in text, "
+        f"nested at most {MAX_DEPTH} deep; the whole event at most JOURNEYS_MAX_EVENT_BYTES "
+        "(64 KiB by default) as JSON.",
+    )
+    occurred_at: Moment | None = Field(default=None, description="Default: when received")
 
     def event(self) -> Event:
         return Event(
@@ -86,6 +77,20 @@ class BatchAccepted(BaseModel):
     accepted: list[Accepted]
 
 
+def _check_sizes(state: ApiState, events: list[Event], *, batch: bool) -> None:
+    """A 422 for an event its journeys could not receive (Temporal refuses big payloads),
+    before anything is stored."""
+    limit = state.settings.max_event_bytes
+    for index, event in enumerate(events):
+        size = encoded_size(event)
+        if size > limit:
+            loc = ["body", "events", index, "properties"] if batch else ["body", "properties"]
+            message = f"the event is {size} bytes as JSON, over the limit of {limit} bytes"
+            raise HTTPException(
+                status_code=422, detail=[{"loc": loc, "msg": message, "type": "too_large"}]
+            )
+
+
 async def _store(state: ApiState, events: list[Event], endpoint: str) -> list[bool]:
     fresh = await asyncio.to_thread(state.store.record_events, events)
     for new in fresh:
@@ -95,18 +100,22 @@ async def _store(state: ApiState, events: list[Event], endpoint: str) -> list[bo
     return fresh
 
 
-@router.post("/events", status_code=202, response_model=Accepted)
+@router.post("/events", status_code=202, response_model=Accepted, responses={**BODY_ERRORS})
 async def post_event(body: EventIn, state: State, _: Authorized) -> Accepted:
     """Stores one event (202 once stored), then routes it to its journeys."""
     event = body.event()
+    _check_sizes(state, [event], batch=False)
     [fresh] = await _store(state, [event], "single")
     return Accepted(id=event.id, duplicate=not fresh)
 
 
-@router.post("/events/batch", status_code=202, response_model=BatchAccepted)
+@router.post(
+    "/events/batch", status_code=202, response_model=BatchAccepted, responses={**BODY_ERRORS}
+)
 async def post_events(body: Batch, state: State, _: Authorized) -> BatchAccepted:
     """Stores up to 500 events in one transaction (all or none), then routes them."""
     events = [item.event() for item in body.events]
+    _check_sizes(state, events, batch=True)
     fresh = await _store(state, events, "batch")
     return BatchAccepted(
         accepted=[

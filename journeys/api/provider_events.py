@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from journeys.api.fields import text_problem
 from journeys.api.signatures import timestamp_is_fresh, verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
 from journeys.store import Store
@@ -52,6 +53,7 @@ router = APIRouter(tags=["provider webhooks"])
 State = Annotated[ApiState, Depends(api_state)]
 
 TWILIO_PATH = "/webhooks/twilio/status"
+SENDGRID_PATH = "/webhooks/sendgrid/events"
 # Twilio error codes that mean the number cannot receive SMS at all: retrying is pointless.
 SMS_PERMANENT_ERRORS = {
     "30005": "unknown destination handset",
@@ -82,9 +84,9 @@ async def twilio_status(request: Request, state: State) -> Response:
     if not verify_twilio(token, signature, _twilio_urls(request, state), params):
         log.warning("Twilio status callback refused: bad or missing X-Twilio-Signature")
         return _forbidden("invalid X-Twilio-Signature")
-    form = dict(params)
+    form = {name: value for name, value in params if _text(value)}  # NUL: as if absent
     report = TwilioReport(
-        delivery_key=request.query_params.get("delivery_key", ""),
+        delivery_key=_text(request.query_params.get("delivery_key", "")),
         status=form.get("MessageStatus") or form.get("SmsStatus") or "",
         message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
         error_code=form.get("ErrorCode") or "",
@@ -152,7 +154,7 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
 # SendGrid -------------------------------------------------------------------------------
 
 
-@router.post("/webhooks/sendgrid/events", summary="SendGrid event webhook")
+@router.post(SENDGRID_PATH, summary="SendGrid event webhook")
 async def sendgrid_events(request: Request, state: State) -> Response:
     body = await request.body()
     if state.sendgrid_key is not None:
@@ -175,7 +177,7 @@ async def sendgrid_events(request: Request, state: State) -> Response:
         return _forbidden("the SendGrid event webhook is not configured")
     try:
         events = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         events = None
     if not isinstance(events, list):
         return PlainTextResponse("expected a JSON array of events\n", status_code=400)
@@ -201,7 +203,7 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
     status = "blocked" if kind == "bounce" and bounce_type == "blocked" else kind
     reason = _text(event.get("reason") or event.get("response"))
     if event.get("status"):
-        reason = f"{event['status']} {reason}".strip()
+        reason = f"{_text(event['status'])} {reason}".strip()
     row = None
     if key and kind in SENDGRID_STATUSES:
         message_id = _text(event.get("sg_message_id"))
@@ -233,7 +235,8 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # Text no database takes (NUL, an unpaired surrogate) is as good as absent.
+    return value if isinstance(value, str) and text_problem(value) is None else ""
 
 
 def _at(event: Mapping[str, Any]) -> datetime | None:

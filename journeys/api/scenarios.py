@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel
 
 from journeys.api.auth import Authorized
+from journeys.api.fields import Moment
+from journeys.api.responses import NOT_FOUND, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
 from journeys.funnel import Funnel
 from journeys.store_models import utcnow
 
-router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
+router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]
 
 
@@ -49,15 +51,15 @@ async def list_scenarios(state: State, _: Authorized) -> list[ScenarioOut]:
     return out
 
 
-@router.get("/{scenario_id}/funnel", response_model=Funnel)
+@router.get("/{scenario_id}/funnel", response_model=Funnel, responses={**NOT_FOUND})
 async def funnel(
-    scenario_id: str,
+    scenario_id: Annotated[str, Path(max_length=200)],
     state: State,
     _: Authorized,
     since: Annotated[
-        datetime | None, Query(description="Entries from (default: 30 days ago)")
+        Moment | None, Query(description="Entries from (default: 30 days before until)")
     ] = None,
-    until: Annotated[datetime | None, Query(description="Entries before (default: now)")] = None,
+    until: Annotated[Moment | None, Query(description="Entries before (default: now)")] = None,
 ) -> Funnel:
     """Per scenario and step, for the entries that began in [since, until): entered, running,
     completed, exited by reason, goal converted; per step: waiting now, and per channel
@@ -65,10 +67,6 @@ async def funnel(
     scenario = state.registry.scenarios.get(scenario_id)
     if scenario is None:
         raise HTTPException(status_code=404, detail=f"no scenario '{scenario_id}'")
-    until = _aware(until) or utcnow()
-    since = _aware(since) or until - timedelta(days=30)
+    until = until or utcnow()
+    since = since or until - timedelta(days=30)
     return await asyncio.to_thread(state.store.funnel, scenario, since, until)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from journeys.journey_list import customer_journeys
 from journeys.loyalty_program import LoyaltyProgram
@@ -46,4 +47,13 @@ class TemporalLink:
         )
 
     async def journeys(self, customer_id: str) -> list[dict[str, Any]]:
-        return await customer_journeys(await self.client(), customer_id)
+        """Raises ``TemporalUnreachable`` when the server cannot be asked (the API answers
+        503: the client may retry), never an error that would read as a 500."""
+        try:
+            return await customer_journeys(await self.client(), customer_id)
+        except (RPCError, RuntimeError) as err:  # RuntimeError: the SDK failing to connect
+            raise TemporalUnreachable(str(err)) from err
+
+
+class TemporalUnreachable(RuntimeError):
+    """Temporal did not answer; what the API was asking for may work a moment later."""

@@ -1,0 +1,131 @@
+"""An event Temporal refuses (over its payload size limit) does not block its customer:
+the relay sets it aside with Temporal's reason, routes the customer's next events in
+order, and ``journeys events failed`` / ``pending`` show it; ``retry`` puts it back.
+On the session's real Temporal dev server (blob limit 2 MiB, gRPC message limit 4 MiB)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig
+from typer.testing import CliRunner
+
+from journeys.cli import app
+from journeys.driver import JourneyDriver
+from journeys.events import Event
+from journeys.ingest import ingest
+from journeys.registry import ScenarioRegistry
+from journeys.relay import route_pending
+from journeys.routing import EventRefused, Router, refusal
+from journeys.settings import Settings
+from tests.props import CART_PROPS
+
+CART = "abandoned-cart"
+OVER_BLOB_LIMIT = 2 * 1024 * 1024 + 1000  # the dev server's limit.blobSize.error is 2 MiB
+OVER_GRPC_LIMIT = 5 * 1024 * 1024  # past the 4 MiB gRPC message limit
+
+
+def cart(customer: str, event_id: str, padding: int = 0) -> Event:
+    properties = {"cart_total": 80, **CART_PROPS}
+    if padding:
+        properties["blob"] = "x" * padding
+    return Event(id=event_id, name="cart.updated", customer_id=customer, properties=properties)
+
+
+async def test_a_refused_event_is_set_aside_and_the_next_ones_are_routed_in_order(
+    journeys: JourneyDriver, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = journeys.customer("dead")
+    tag = uuid.uuid4().hex[:6]
+    first = cart(customer, f"{tag}-1")
+    too_big = cart(customer, f"{tag}-2", OVER_BLOB_LIMIT)
+    far_too_big = cart(customer, f"{tag}-3", OVER_GRPC_LIMIT)
+    order = Event(
+        id=f"{tag}-4", name="order.completed", customer_id=customer, properties={"order_id": "o"}
+    )
+    # In the log by a way that does not check sizes (a derived event, an older row).
+    journeys.store.record_events([first, too_big, far_too_big, order])
+
+    while await route_pending(journeys.store, journeys.router, customer_id=customer):
+        pass
+
+    assert journeys.store.pending_events(customer) == []
+    failures = {row.id: row.failure for row in journeys.store.failed_events(1000)}
+    assert "Blob data size exceeds limit" in (failures[too_big.id] or "")
+    assert "larger than max" in (failures[far_too_big.id] or "")
+    assert first.id not in failures and order.id not in failures
+    state = await journeys.finish(CART, customer)
+    # The trigger, then the exit: the order held around the two set aside.
+    assert [e.id for e in state.events] == [first.id, order.id]
+    assert state.status == "exited"
+
+    monkeypatch.setenv("JOURNEYS_DATABASE_URL", settings.store_url)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["events", "failed", "--limit", "1000"])
+    assert listed.exit_code == 0, listed.output
+    lines = {line.split()[0]: line for line in listed.output.splitlines() if line.strip()}
+    assert lines[too_big.id].startswith(f"{too_big.id}  {customer}  cart.updated  failed ")
+    assert lines[too_big.id].endswith("Temporal refused it: Blob data size exceeds limit.")
+    assert "larger than max" in lines[far_too_big.id]
+    assert first.id not in lines and order.id not in lines
+    pending = runner.invoke(app, ["events", "pending"])
+    assert "event(s) set aside, not retried" in pending.output
+    assert "see 'journeys events failed'" in pending.output
+
+    retried = runner.invoke(app, ["events", "retry", too_big.id])
+    assert retried.exit_code == 0, retried.output
+    assert [e.id for e in journeys.store.pending_events(customer)] == [too_big.id]
+    assert runner.invoke(app, ["events", "retry", "no-such-event"]).exit_code == 1
+    await route_pending(journeys.store, journeys.router, customer_id=customer)
+    assert too_big.id in {row.id for row in journeys.store.failed_events(1000)}  # again
+
+
+async def test_send_event_refuses_an_event_over_the_event_limit_before_storing_it(
+    journeys: JourneyDriver,
+) -> None:
+    customer = journeys.customer("dead")
+    event = cart(customer, f"{uuid.uuid4().hex[:6]}-big", 70_000)
+    with pytest.raises(EventRefused, match=r"over the limit of 65536 \(JOURNEYS_MAX_EVENT_BYTES\)"):
+        await ingest(journeys.store, journeys.router, event, max_bytes=65536)
+    assert not journeys.store.event_recorded(event.id)
+
+
+async def test_an_event_temporal_refuses_on_ingest_is_stored_and_set_aside(
+    journeys: JourneyDriver,
+) -> None:
+    customer = journeys.customer("dead")
+    event = cart(customer, f"{uuid.uuid4().hex[:6]}-big", OVER_BLOB_LIMIT)
+    with pytest.raises(EventRefused, match="Blob data size exceeds limit"):
+        await ingest(journeys.store, journeys.router, event)
+    assert event.id in {row.id for row in journeys.store.failed_events(1000)}
+    assert journeys.store.pending_events(customer) == []
+
+
+async def test_an_unreachable_server_is_not_a_refusal_the_events_wait_for_the_next_pass(
+    journeys: JourneyDriver, registry: ScenarioRegistry, settings: Settings
+) -> None:
+    """Temporal down is retried, never set aside; the claim is given back at once, so the
+    next pass (this router's or another's) does not wait for the lease to lapse."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    client = await Client.connect(
+        nowhere,
+        lazy=True,
+        retry_config=RetryConfig(max_retries=0),
+        data_converter=pydantic_data_converter,
+    )
+    router = Router(client, registry, settings.task_queue)
+    customer = journeys.customer("dead")
+    journeys.store.record_events([cart(customer, f"{uuid.uuid4().hex[:6]}-{n}") for n in (1, 2)])
+
+    with pytest.raises(RuntimeError, match="connect") as raised:  # the SDK's own error
+        await route_pending(journeys.store, router, customer_id=customer)
+    assert refusal(raised.value) is None
+
+    assert customer not in {row.customer_id for row in journeys.store.failed_events(1000)}
+    assert len(journeys.store.claim_pending(customer)) == 2  # given back, in order, at once
