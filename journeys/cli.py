@@ -207,6 +207,7 @@ def send_event(
     ] = None,
 ) -> None:
     """Route one customer event to the journeys it starts or that wait for it."""
+    from journeys.api.fields import json_problem
     from journeys.ingest import ingest
     from journeys.loyalty_program import LoyaltyProgram
     from journeys.registry import ScenarioRegistry
@@ -215,6 +216,9 @@ def send_event(
 
     settings = _settings()
     properties = dict(_property(p) for p in prop or [])
+    if problem := json_problem(properties):  # the API's rules: NaN, 1e400, NUL are refused
+        where, why = problem
+        raise typer.BadParameter(f"{where}: {why}", param_hint="--prop")
     event = Event(
         id=event_id or uuid.uuid4().hex, name=name, customer_id=customer, properties=properties
     )

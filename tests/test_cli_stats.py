@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from typer.testing import CliRunner
 
 from journeys.cli import app
@@ -38,3 +39,23 @@ def test_stats_prints_each_step_of_the_funnel(data: Store, shipped: None) -> Non
     assert "reminder" in result.output and "wait-for-order" in result.output
     unknown = CliRunner().invoke(app, ["stats", "nope"])
     assert unknown.exit_code == 1 and "no scenario 'nope'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("prop", "why"),
+    [
+        ("total=NaN", "total: nan is not a number JSON can carry"),
+        ("total=1e400", "total: inf is not a number JSON can carry"),
+        ('note="a\\u0000b"', "note: contains a NUL character"),
+    ],
+)
+def test_send_event_refuses_what_the_api_refuses_and_stores_nothing(
+    data: Store, prop: str, why: str
+) -> None:
+    result = CliRunner().invoke(
+        app, ["send-event", "cart.updated", "--customer", "c1", "--prop", prop]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert why in " ".join(result.output.split())  # rich wraps the panel's lines
+    assert data.events_for("c1") == []
