@@ -33,6 +33,7 @@ async def test_simulate_a_cart_left_alone(tmp_path: Path) -> None:
     ):
         assert moment in timeline, out
     assert timeline[-1] == ("+3d 00h00", "end")
+    assert ["+1d 00h00", "wait-for-order", "no order.completed within 23h"] in rows(out, 3)
     assert sent(out) == [
         ("+0d 01h00", "ana", "reminder"),
         ("+1d 00h00", "ana", "sms-nudge"),

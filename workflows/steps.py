@@ -19,6 +19,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from journeys import contracts as c
+    from journeys.durations import format_duration
     from journeys.journey_state import MESSAGES_LIMIT, SentMessage
     from journeys.limits import wait_problem
     from journeys.program import Op
@@ -92,7 +93,7 @@ async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
     while True:
         event = await journey.wait_for_event(step.event, deadline)
         if event is None:
-            journey.note(step.id, f"no {step.event} within {step.timeout}")
+            journey.note(step.id, f"no {step.event} within {format_duration(step.timeout)}")
             next_pc = op.targets[0]
             break
         context = journey.context().model_copy(update={"last_event": event})
