@@ -47,7 +47,7 @@ class LoyaltyActivities:
         if not isinstance(amount, Real) or isinstance(amount, bool) or not 0 <= amount < math.inf:
             raise _invalid(event.id, f"'{self.program.amount_property}' must be an amount of "
                            f"money (a number, 0 or more), not {amount!r}")
-        if self.program.points_for(float(amount)) > MAX_POINTS:
+        if self._points_for(amount) > MAX_POINTS:
             # The wallet's columns are 32-bit on PostgreSQL: such a purchase is a typo (cents
             # sent as units, a test order), and its points could never be stored.
             raise _invalid(event.id, f"{amount!r} would earn more than {MAX_POINTS:,} points")
@@ -61,6 +61,12 @@ class LoyaltyActivities:
         )
         await self._route(event.customer_id)
         return result
+
+    def _points_for(self, amount: Real) -> float:
+        try:
+            return self.program.points_for(float(amount))
+        except OverflowError:  # an integer too large for a float (JSON allows any)
+            return math.inf
 
     def _apply(
         self, ref: str, customer_id: str, amount: float, occurred: datetime | None, currency: str

@@ -4,22 +4,23 @@ A step key is the delivery ledger's key, an update's applied-once key and a poin
 source reference, so two customers must never share one. Ids may contain ``/`` and ``:``:
 the first keys, ``<workflow id>/<entry id>/<step id>`` with a workflow id of
 ``journey/<scenario>/<customer>``, let customer ``kc/x`` with event ``e1`` and customer
-``kc`` with event ``x/e1`` share a key (and each receive the other's message). Here every
-part is percent-encoded (``/``, ``:`` and ``%`` included), so a key names its parts
-unambiguously; the ``journey:`` prefix keeps them apart from the first keys, which start
-with ``journey/`` and stay as they are in the ledger for the journeys that made them.
+``kc`` with event ``x/e1`` share a key (and each receive the other's message). Here each
+part has ``%``, ``:`` and ``/`` percent-encoded, so a key names its parts unambiguously
+(``urllib.parse.unquote`` reads them back); everything else is kept as it is, so a key of
+non-ASCII ids stays as short as the ids (full percent-encoding would triple them, past
+PostgreSQL's index row limit for two 200-character ids). The ``journey:`` prefix keeps
+them apart from the first keys, which start with ``journey/`` and stay as they are in the
+ledger for the journeys that made them.
 """
 
 from __future__ import annotations
-
-from urllib.parse import quote
 
 LEGACY = 1  # <workflow id>/<entry id>/<step id>: journeys that entered before structured keys
 STRUCTURED = 2
 
 
 def _part(text: str) -> str:
-    return quote(text, safe="")
+    return text.replace("%", "%25").replace(":", "%3A").replace("/", "%2F")
 
 
 def entry_key(scenario_id: str, customer_id: str, entry_id: str) -> str:

@@ -14,8 +14,8 @@ import re
 
 MASK = "***"
 # scheme://user:password@host — the password ends at the first "@" (RFC 3986: a literal "@"
-# in a password must be percent-encoded), whitespace or quote.
-_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s\"'<>]*:)[^@\s\"'<>]+@")
+# in a password must be percent-encoded), whitespace or double quote; a "'" may be in it.
+_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s\"'<>]*:)[^@\s\"<>]+@")
 # libpq and SQLAlchemy also accept ?password=... in the query.
 _QUERY = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd)=)[^&;\s\"'<>]+", re.IGNORECASE)
 

@@ -57,6 +57,13 @@ def test_structured_keys_name_their_parts(
     assert not key.startswith("journey/")  # never equal to a key of the first format
 
 
+def test_a_key_of_long_non_ascii_ids_stays_as_long_as_the_ids() -> None:
+    """PostgreSQL's btree rows hold at most 2,704 bytes: two 200-character ids in CJK
+    (3 bytes each in UTF-8) must fit in the ledger's unique index."""
+    key = journey_keys.step_key("birthday", "顧" * 200, "イ" * 200, "greeting")
+    assert len(key.encode()) < 1300
+
+
 def test_the_colliding_pair_of_the_first_format_gets_two_keys() -> None:
     assert journey_keys.legacy_key("journey/s/kc/x", "e1", "offer") == journey_keys.legacy_key(
         "journey/s/kc", "x/e1", "offer"
@@ -95,12 +102,13 @@ async def test_customers_whose_ids_shared_a_key_each_get_their_own_message_and_p
     assert len(keys) == 2
 
 
-async def test_an_entry_begun_with_the_first_format_keeps_it_across_continue_as_new(
+async def test_a_run_carrying_an_entry_of_the_first_format_keeps_its_keys(
     temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
 ) -> None:
-    """A journey that entered under the first format and continued as new after this
-    release: its current entry keeps the keys its earlier steps wrote (a send reserved under
-    one key must not be sent again under another), and the funnel still counts the row."""
+    """A journey that entered under the first format and continues as new after this
+    release: the new run starts from the carried input (as this test starts it) and asks
+    the patch afresh, yet its current entry keeps the keys its earlier steps wrote (a send
+    reserved under one key must not be sent again under another)."""
     scenario = parse_scenario(PROMO.replace("keys-promo", "keys-legacy"), "keys-legacy.yaml")
     customer = f"legacy-{uuid.uuid4().hex[:6]}"
     store.upsert_customer(customer, email=f"{customer}@example.com", consent={"email": True})

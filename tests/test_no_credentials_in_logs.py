@@ -143,3 +143,16 @@ def test_every_log_line_is_redacted_whoever_logs_it() -> None:
         assert "app:***@db:5432" in line
     assert redact("no url here = fine") == "no url here = fine"
     assert redact("https://hooks.example/x?token=abc") == "https://hooks.example/x?token=abc"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://app:it's-a-secret@db/j", "postgresql+psycopg://app:***@db/j"),
+        ("postgresql://app:p%40ss@db/j", "postgresql://app:***@db/j"),
+        ("'postgresql://app:pw@db/j' (quoted)", "'postgresql://app:***@db/j' (quoted)"),
+        ("postgresql://db/j?user=app&password=pw", "postgresql://db/j?user=app&password=***"),
+    ],
+)
+def test_passwords_are_masked_whatever_characters_they_hold(url: str, shown: str) -> None:
+    assert redact(url) == shown

@@ -82,8 +82,8 @@ async def test_an_outage_is_retried_a_bounded_number_of_times_then_fails_for_goo
     assert isinstance(cause, ApplicationError)
     assert cause.type == "StepGaveUp" and cause.non_retryable
     assert cause.message == (
-        f"step 'check': evaluate_condition kept failing ({ATTEMPTS} attempts over about 25 "
-        "minutes), so the journey stops here; the last error: the store does not answer"
+        f"step 'check': evaluate_condition kept failing ({ATTEMPTS} attempts over about 5 "
+        "hours), so the journey stops here; the last error: the store does not answer"
     )
     assert await task_failures(outage.handle("outage", customer)) == 0
     assert outage.sent(customer) == []

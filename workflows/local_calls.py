@@ -8,8 +8,9 @@ Two kinds of failure reach a step, and they need opposite answers:
   activity raises a non-retryable ``ApplicationError`` and retrying cannot help. The call
   raises ``StepFailed`` and the interpreter records it at the step (see ``workflows.journey``);
 * anything else (the store unreachable, a worker bug) is retried, but not forever:
-  ``ATTEMPTS`` tries over about 25 minutes, then the journey fails with a non-retryable
-  error that names the step, visible in the Web UI, instead of retrying out of sight.
+  ``ATTEMPTS`` tries over about 5 hours (long enough for a database failover or a
+  maintenance window), then the journey fails with a non-retryable error that names the
+  step, visible in the Web UI, instead of retrying out of sight.
 
 Backoffs longer than a second are durable timers (``local_retry_threshold``), so a worker
 restart does not reset the count. Journeys whose history predates ``STEP_ERRORS_PATCH``
@@ -30,7 +31,8 @@ STEP_ERRORS_PATCH = "step-errors"
 
 # Raised (non-retryable) by activities.journey_context for a scenario's or a customer's mistake.
 SCENARIO_ERRORS = ("ExpressionError", "InvalidWaitUntil", "InvalidUpdate", "InvalidPoints")
-ATTEMPTS = 30  # 1 s, 2 s, ... then every minute: about 25 minutes in all
+ATTEMPTS = 40  # 1 s, 2 s, ... 512 s (17 minutes), then every 10 minutes: about 5 hours
+GIVE_UP_AFTER = "about 5 hours"
 
 LEGACY_LOCAL: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=30)}
 LOCAL: dict[str, Any] = {
@@ -38,7 +40,7 @@ LOCAL: dict[str, Any] = {
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=1),
+        maximum_interval=timedelta(minutes=10),
         maximum_attempts=ATTEMPTS,
         non_retryable_error_types=list(SCENARIO_ERRORS),
     ),
@@ -80,7 +82,7 @@ async def call_local(
             raise StepFailed(cause.message) from None
         reason = cause.message if isinstance(cause, FailureError) else err.message
         raise ApplicationError(
-            f"{what}: {activity} kept failing ({ATTEMPTS} attempts over about 25 minutes), so "
+            f"{what}: {activity} kept failing ({ATTEMPTS} attempts over {GIVE_UP_AFTER}), so "
             f"the journey stops here; the last error: {reason}",
             type="StepGaveUp",
             non_retryable=True,
