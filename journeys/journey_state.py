@@ -20,6 +20,9 @@ JourneyStatus = Literal[
 TIMELINE_LIMIT = 200
 MESSAGES_LIMIT = 200
 INBOX_LIMIT = 100
+# What a journey carries into continue-as-new, as JSON, at most: Temporal refuses a payload
+# over 2 MiB (the server's default blob limit), which would fail the workflow task for ever.
+CARRIED_INPUT_BYTES = 1024 * 1024
 SEEN_IDS_LIMIT = 2000
 
 

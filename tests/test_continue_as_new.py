@@ -13,6 +13,7 @@ from journeys.scenario_file import parse_scenario
 from journeys.settings import Settings
 from journeys.store import Store
 from tests.props import CART_PROPS
+from tests.test_step_errors import task_failures
 
 STEPS = "\n".join(
     f"  - wait: 1d\n  - send: {{id: day-{day}, channel: email, template: abandoned_cart/reminder}}"
@@ -86,3 +87,43 @@ async def test_continue_as_new_happens_inside_a_long_wait(driver: JourneyDriver)
     assert [m.step_id for m in state.messages] == ["nudge"]
     assert driver.sent(customer) == [("nudge", "email")]
     assert await first_run_continued_as_new(driver, "long-wait", customer)
+
+
+BROWSE_THEN_WAIT = """
+id: browse-then-wait
+name: Waits a day, then for a purchase
+trigger: {event: browse.started}
+steps:
+  - wait: 1d
+  - wait_for:
+      id: purchase
+      event: purchase.made
+      timeout: 1d
+      received:
+        - send: {id: thanks, channel: email, template: abandoned_cart/reminder}
+"""
+
+
+async def test_events_kept_during_a_long_wait_never_outgrow_the_carried_input(
+    temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
+) -> None:
+    """Events of an awaited name that arrive during an earlier wait are kept (the inbox,
+    up to a hundred). Seventy-five of 60 KB would make a 4.5 MB continue-as-new input,
+    which Temporal refuses (2 MiB): the workflow task would then fail for ever. The oldest
+    kept ones are dropped instead, and the timeline says so."""
+    registry = ScenarioRegistry([parse_scenario(BROWSE_THEN_WAIT, "b.yaml")])
+    router = Router(temporal.client, registry, settings.task_queue, history_limit=300)
+    driver = JourneyDriver(temporal, router, store)
+    customer = driver.customer()
+    await driver.send(customer, "browse.started", cart_total=1, **CART_PROPS)
+    await driver.idle("browse-then-wait", customer)
+    for number in range(75):
+        await driver.send(customer, "purchase.made", note="x" * 60_000, number=number)
+    await driver.idle("browse-then-wait", customer)
+
+    state = await driver.finish("browse-then-wait", customer)
+
+    assert await first_run_continued_as_new(driver, "browse-then-wait", customer)
+    assert state.status == "completed"
+    assert any(e.step_id == "continue-as-new" and "dropped" in e.note for e in state.timeline)
+    assert await task_failures(driver.handle("browse-then-wait", customer)) == 0

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys import journey_keys
     from journeys.events import Event
     from journeys.journey_state import (
+        CARRIED_INPUT_BYTES,
         INBOX_LIMIT,
         SEEN_IDS_LIMIT,
         TIMELINE_LIMIT,
@@ -348,11 +349,27 @@ class JourneyWorkflow:
     async def _maybe_continue_as_new(self) -> None:
         if self._history_too_long():
             await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(
-                JourneyInput(
-                    scenario=self.scenario,
-                    customer_id=self.customer_id,
-                    progress=self.progress,
-                    history_limit=self.input.history_limit,
-                )
+            carried = JourneyInput(
+                scenario=self.scenario,
+                customer_id=self.customer_id,
+                progress=self.progress,
+                history_limit=self.input.history_limit,
             )
+            self._fit(carried)
+            workflow.continue_as_new(carried)
+
+    def _fit(self, carried: JourneyInput) -> None:
+        """Drops the oldest events kept for a wait_for until the input is within
+        ``CARRIED_INPUT_BYTES``: a hundred large events kept during a long wait (which
+        clears them at its end anyway) must not make an input Temporal refuses. Only the
+        carried input changes, never this run's commands, so histories replay unchanged."""
+        p = carried.progress  # self.progress itself (pydantic keeps the instance)
+        assert p is not None
+        excess = len(carried.model_dump_json()) - CARRIED_INPUT_BYTES
+        dropped = 0
+        while excess > 0 and p.inbox:
+            excess -= len(p.inbox.pop(0).model_dump_json()) + 1
+            dropped += 1
+        if dropped:
+            note = f"{dropped} kept event(s) dropped to stay under the size limit"
+            self.note("continue-as-new", note)
