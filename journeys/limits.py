@@ -4,7 +4,8 @@ A typo of a few digits (``wait: 999999999d``, ``points: 99999999999999999999``) 
 park a journey for millennia, overflow a date, or reach the store as a number its column
 cannot hold. One table of bounds, used by ``journeys validate`` (with file:line), by the
 scenario registry, by the activities and by the interpreter at run time, so a scenario
-meets the same bound whichever way it reached a worker.
+meets the same bound whichever way it reached a worker. The duration validators below
+serve both the scenario model and ``loyalty.yaml``.
 
 Pure code: imported by the scenario model, inside the workflow sandbox.
 """
@@ -12,8 +13,11 @@ Pure code: imported by the scenario model, inside the workflow sandbox.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from journeys.durations import format_duration
+from pydantic import AfterValidator, ValidationInfo
+
+from journeys.durations import Duration, format_duration
 
 # Ten years (leap days included): far beyond any loyalty occasion (a points expiry of two or
 # three years, a yearly anniversary), far below where dates overflow (year 9999) or where
@@ -52,6 +56,38 @@ def wait_problem(what: str, value: timedelta) -> str | None:
             f"not {format_duration(value)}"
         )
     return None
+
+
+def written_name(info: ValidationInfo) -> str:
+    """A duration field as the marketer wrote it: a wait step's ``duration`` is ``wait: 1h``."""
+    return "wait" if info.field_name == "duration" else str(info.field_name)
+
+
+def longer_than_zero(*, say_value: bool = True) -> AfterValidator:
+    """Refuses a zero or negative duration, whatever the context: a wait, timeout, window
+    or expiry of zero is always a typo, never an intent. ``say_value`` adds what was
+    written, as scenarios do ("(got -3d)"); ``loyalty.yaml`` has always said it without."""
+
+    def check(value: timedelta, info: ValidationInfo) -> timedelta:
+        if value <= timedelta(0):
+            written = f" (got {format_duration(value)})" if say_value else ""
+            raise ValueError(f"'{written_name(info)}' must be longer than zero{written}")
+        return value
+
+    return AfterValidator(check)
+
+
+def within_max_wait(value: timedelta, info: ValidationInfo) -> timedelta:
+    """At most ``MAX_WAIT`` either way, where the bounds are ``enforced``."""
+    if enforced(info.context) and (problem := wait_problem(written_name(info), value)):
+        raise ValueError(problem)
+    return value
+
+
+# A duration of at most ten years either way (an offset), and one that is also above zero
+# (a wait, a timeout, a window): the scenario's and loyalty.yaml's durations.
+BoundedDuration = Annotated[Duration, AfterValidator(within_max_wait)]
+PositiveDuration = Annotated[Duration, longer_than_zero(), AfterValidator(within_max_wait)]
 
 
 def every_problem(value: timedelta) -> str | None:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from journeys.durations import Duration, format_duration
-from journeys.limits import wait_problem
+from journeys.limits import AUTHORING, longer_than_zero, within_max_wait
 from journeys.local_time import local_moment
 from journeys.problems import Problem, ScenarioError
 from journeys.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml_file
@@ -34,25 +34,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _within_limits(value: timedelta, info: ValidationInfo) -> timedelta:
-    """Ten years at most (``journeys.limits``), never negative: a lot expiring before it is
-    earned, or a window reaching past year 1, is a typo."""
+def _not_negative(value: timedelta, info: ValidationInfo) -> timedelta:
+    """A lot expiring before it is earned, or a window reaching back before it starts, is
+    a typo."""
     if value < timedelta(0):
         raise ValueError(f"'{info.field_name}' cannot be negative (got {format_duration(value)})")
-    if problem := wait_problem(str(info.field_name), value):
-        raise ValueError(problem)
     return value
 
 
-def _positive(value: timedelta, info: ValidationInfo) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError(f"'{info.field_name}' must be longer than zero")
-    return value
-
-
-# A loyalty.yaml period: 0 up to ten years; a window or an expiry must also be above 0.
-Period = Annotated[Duration, AfterValidator(_within_limits)]
-Window = Annotated[Duration, AfterValidator(_within_limits), AfterValidator(_positive)]
+# A loyalty.yaml period: 0 up to ten years (``journeys.limits``, checked as the file is
+# read); a window or an expiry must also be above 0.
+Period = Annotated[Duration, AfterValidator(_not_negative), AfterValidator(within_max_wait)]
+Window = Annotated[Period, longer_than_zero(say_value=False)]
 
 
 class Expiry(_Strict):
@@ -152,13 +145,10 @@ class LoyaltyProgram(_Strict):
             return cls()
         try:
             data = load_yaml_file(path)
-        except YamlSyntaxError as err:
-            raise ScenarioError([Problem(str(path), err.line, err.message)]) from None
-        except OSError as err:  # a folder or an unreadable file named loyalty.yaml
-            message = f"cannot read this file: {err.strerror}"
-            raise ScenarioError([Problem(str(path), 1, message)]) from None
+        except YamlSyntaxError as err:  # also a folder or an unreadable loyalty.yaml
+            raise ScenarioError([err.problem(str(path))]) from None
         try:
-            return cls.model_validate(data or {})
+            return cls.model_validate(data or {}, context=AUTHORING)
         except ValidationError as err:
             problems = [
                 Problem(str(path), _line_of(data, e["loc"]), _message(e)) for e in err.errors()

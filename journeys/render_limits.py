@@ -160,12 +160,18 @@ def _check_method(function: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         for value in args:
             _check_count(f"{name}() width", value)
     elif name == "join" and args:
-        items = _items(args[0])
-        check_total(len(owner) * max(len(items) - 1, 0) + sum(map(_size, items)))
-        return (items, *args[1:])
+        return (_check_join(owner, args[0]), *args[1:])
     elif name == "replace" and len(args) >= 2:
         _check_replace(owner, args[0], args[1])
     return args
+
+
+def _check_join(glue: Any, iterable: Any) -> list[Any]:
+    """The items of a join (read once: a generator cannot be read again for the join
+    itself), refused when the items and the glue between them would pass the limit."""
+    items = _items(iterable)
+    check_total(_size(glue) * max(len(items) - 1, 0) + sum(map(_size, items)))
+    return items
 
 
 def _items(iterable: Any) -> list[Any]:
@@ -194,10 +200,8 @@ def _guard_filter(name: str, function: Any) -> Any:
         if len(args) > first:
             value, rest = args[first], args[first + 1 :]
             if name == "join":
-                items = _items(value)
                 glue = rest[0] if rest else kwargs.get("d", "")
-                check_total(_size(glue) * max(len(items) - 1, 0) + sum(map(_size, items)))
-                args = (*args[:first], items, *rest)
+                args = (*args[:first], _check_join(glue, value), *rest)
             elif name == "replace" and len(rest) >= 2:
                 _check_replace(value, rest[0], rest[1])
             elif name == "format" and isinstance(value, str):

@@ -24,8 +24,15 @@ from pydantic import (
 )
 
 from journeys.cron import cron_problem
-from journeys.durations import Duration, format_duration
-from journeys.limits import enforced, every_problem, points_problem, wait_problem
+from journeys.durations import Duration
+from journeys.limits import (
+    BoundedDuration,
+    PositiveDuration,
+    enforced,
+    every_problem,
+    longer_than_zero,
+    points_problem,
+)
 
 Channel = Literal["email", "sms", "push"]
 Purpose = Literal["marketing", "transactional"]
@@ -35,30 +42,10 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-def _positive(value: timedelta, info: ValidationInfo) -> timedelta:
-    """A zero or negative wait, timeout or window is always a typo, never an intent."""
-    if value <= timedelta(0):
-        name = "wait" if info.field_name == "duration" else info.field_name
-        raise ValueError(f"'{name}' must be longer than zero (got {format_duration(value)})")
-    return value
-
-
-def _bounded(value: timedelta, info: ValidationInfo) -> timedelta:
-    """At most ten years (``journeys.limits``), checked when read from a file."""
-    name = "wait" if info.field_name == "duration" else str(info.field_name)
-    if enforced(info.context) and (problem := wait_problem(name, value)):
-        raise ValueError(problem)
-    return value
-
-
 def _every(value: timedelta, info: ValidationInfo) -> timedelta:
     if enforced(info.context) and (problem := every_problem(value)):
         raise ValueError(problem)
     return value
-
-
-PositiveDuration = Annotated[Duration, AfterValidator(_positive), AfterValidator(_bounded)]
-BoundedDuration = Annotated[Duration, AfterValidator(_bounded)]
 
 
 class _Strict(BaseModel):
@@ -226,7 +213,7 @@ class Schedule(_Strict):
     Unix epoch, so ``1d`` is 00:00 UTC) or a ``cron`` line (UTC). Birthday scans run hourly
     so every time zone's morning is met."""
 
-    every: Annotated[Duration, AfterValidator(_positive), AfterValidator(_every)] | None = None
+    every: Annotated[Duration, longer_than_zero(), AfterValidator(_every)] | None = None
     cron: str | None = None
 
     @model_validator(mode="after")

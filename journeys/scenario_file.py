@@ -257,7 +257,7 @@ def parse_scenario(text: str, file: str) -> Scenario:
     try:
         raw = load_yaml(text)
     except YamlSyntaxError as err:
-        raise ScenarioError([Problem(file, err.line, err.message)]) from err
+        raise ScenarioError([err.problem(file)]) from err
     if not isinstance(raw, LineDict):
         message = "a scenario file must be a mapping (id, name, trigger, steps, ...)"
         raise ScenarioError([Problem(file, 1, message)])
@@ -283,11 +283,17 @@ def parse_scenario(text: str, file: str) -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """One scenario file; an unreadable or non-UTF-8 file is a ScenarioError at its line."""
+    return read_scenario(path)[0]
+
+
+def read_scenario(path: Path) -> tuple[Scenario, str]:
+    """One scenario file and its text (``validate`` reads the text again for the lines of
+    keys the model does not keep); every problem, reading included, is a ScenarioError."""
     try:
         text = read_source(path)
     except SourceError as err:
-        raise ScenarioError([Problem(str(path), err.line, err.message)]) from None
-    return parse_scenario(text, str(path))
+        raise ScenarioError([err.problem(str(path))]) from None
+    return parse_scenario(text, str(path)), text
 
 
 def limit_problems(scenario: Scenario) -> list[Problem]:

@@ -60,14 +60,12 @@ class Simulation:
 
 
 def _load(path: Path) -> Any:
-    """The file's YAML, read with the scenario files' guards (size, encoding, no aliases,
-    bounded nesting), so a bad input is one ``file:line`` sentence."""
+    """The file's YAML, read with the scenario files' guards (readable, size, encoding, no
+    aliases, bounded nesting), so a bad input is one ``file:line`` sentence."""
     try:
         return load_yaml_file(path)
     except YamlSyntaxError as err:
-        raise SimulationInputError(f"{path}:{err.line}: {err.message}") from None
-    except OSError as err:
-        raise SimulationInputError(f"{path}: cannot be read ({err.strerror or err})") from None
+        raise SimulationInputError(str(err.problem(str(path)))) from None
 
 
 def read_customer(path: Path) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from journeys.problems import Problem
+
 MAX_SOURCE_BYTES = 1024 * 1024
 """The largest file read (1 MiB): the biggest real scenario or template is a few KB."""
 
@@ -27,16 +29,27 @@ class SourceError(ValueError):
         self.line = line
         self.message = message
 
+    def problem(self, file: str) -> Problem:
+        """This error as a ``file:line: message`` problem of the file it was found in."""
+        return Problem(file, self.line, self.message)
+
 
 def read_source(path: Path) -> str:
-    """The text of ``path``; ``OSError`` when it cannot be read, ``SourceError`` when it
-    is not a regular file, is too large or is not UTF-8 text."""
-    with open(path, "rb", opener=_no_blocking) as file:
-        mode = os.fstat(file.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise SourceError(1, f"cannot read this file: it is {kind}")
-        data = file.read(MAX_SOURCE_BYTES + 1)
+    """The text of ``path``, or a ``SourceError`` when it cannot be read (missing, no
+    permission, a folder), is not a regular file, is too large or is not UTF-8 text.
+
+    An ``OSError`` becomes a ``SourceError`` on line 1 here, so every caller reports an
+    unreadable file the same way as a badly encoded one.
+    """
+    try:
+        with open(path, "rb", opener=_no_blocking) as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+                raise SourceError(1, f"cannot read this file: it is {kind}")
+            data = file.read(MAX_SOURCE_BYTES + 1)
+    except OSError as err:
+        raise SourceError(1, f"cannot read this file: {err.strerror or err}") from None
     return decode_source(data)
 
 

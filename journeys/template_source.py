@@ -58,20 +58,19 @@ class TemplateFiles(BaseLoader):
             raise TemplateNotFound(template)
         try:
             text = read_source(path)
-            mtime = path.stat().st_mtime
         except SourceError as err:
             raise TemplateUnreadable(err.message, err.line, template, str(path)) from None
-        except OSError as err:
-            message = f"cannot read this file: {err.strerror}"
-            raise TemplateUnreadable(message, 1, template, str(path)) from None
+        mtime = _modified(path)
+        return text, str(path), lambda: mtime is not None and _modified(path) == mtime
 
-        def uptodate() -> bool:
-            try:
-                return path.stat().st_mtime == mtime
-            except OSError:
-                return False
 
-        return text, str(path), uptodate
+def _modified(path: Path) -> float | None:
+    """When the file last changed; ``None`` when that cannot be told (removed meanwhile):
+    the template is then never up to date, and the next look-up reads it again."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 class NestingLimit(Extension):

@@ -31,8 +31,8 @@ from journeys.scenario import (
     WaitForStep,
     WaitUntilStep,
 )
-from journeys.scenario_file import parse_scenario
-from journeys.source_text import SourceError, read_source
+from journeys.scenario_file import read_scenario
+from journeys.source_text import read_source
 from journeys.store_models import PROFILE_FIELDS, check_profile_value
 from journeys.template_source import TemplateUnreadable
 from journeys.templating import (
@@ -67,14 +67,7 @@ def validate_paths(paths: list[Path], templates_dir: Path) -> tuple[list[Scenari
     first_file: dict[str, str] = {}
     for path in scenario_files(paths):
         try:
-            text = read_source(path)
-            scenario = parse_scenario(text, str(path))
-        except OSError as err:
-            problems.append(Problem(str(path), 1, f"cannot read this file: {err.strerror}"))
-            continue
-        except SourceError as err:
-            problems.append(Problem(str(path), err.line, err.message))
-            continue
+            scenario, text = read_scenario(path)
         except ScenarioError as err:
             problems += err.problems
             continue
@@ -391,7 +384,7 @@ def _read_tree(source: str) -> LineDict:
     """The YAML tree of a scenario's source file, or an empty one (every line is then 1)."""
     try:
         tree = load_yaml(read_source(Path(source))) if source else None
-    except (OSError, ValueError):
+    except ValueError:  # unreadable (a SourceError) or not YAML
         tree = None
     if isinstance(tree, LineDict):
         return tree

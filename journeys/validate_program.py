@@ -48,6 +48,6 @@ def check_audiences(scenarios: list[Scenario], program: LoyaltyProgram) -> list[
 def _trigger_line(scenario: Scenario) -> int:
     try:
         raw = load_yaml_file(Path(scenario.source))
-    except (OSError, ValueError):
+    except ValueError:  # unreadable or not YAML: a YamlSyntaxError
         return 1
     return raw.line_of("trigger") if isinstance(raw, LineDict) else 1

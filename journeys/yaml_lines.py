@@ -164,7 +164,7 @@ def _explain(err: yaml.MarkedYAMLError) -> tuple[int, str]:
 
 
 def load_yaml_file(path: Path) -> Any:
-    """A YAML file's tree; ``OSError`` if unreadable, ``YamlSyntaxError`` for bad text."""
+    """A YAML file's tree; ``YamlSyntaxError`` if it is unreadable or not YAML text."""
     try:
         text = read_source(path)
     except SourceError as err:

@@ -87,6 +87,16 @@ def test_a_folder_named_like_a_scenario_is_reported_when_its_folder_is_validated
     assert Problem(folder, 1, "cannot read this file: Is a directory") in problems
 
 
+def test_a_folder_named_loyalty_yaml_is_reported_like_an_unreadable_scenario(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "loyalty.yaml"
+    folder.mkdir()
+    program, problems = load_program(folder)
+    assert program is None
+    assert problems == [Problem(str(folder), 1, "cannot read this file: Is a directory")]
+
+
 def test_alias_bombs_are_refused_in_bounded_memory() -> None:
     bombs = [CORPUS / folder / "billion_laughs.yaml" for folder in ("scenarios", "loyalty")]
     for path in bombs:

@@ -123,6 +123,25 @@ async def test_simulate_rejects_a_bad_input_file_by_name(
     assert "Traceback" not in out
 
 
+async def test_simulate_names_an_input_file_it_cannot_read(tmp_path: Path) -> None:
+    """A missing file reads as every other unreadable file does (``validate`` included)."""
+    missing = tmp_path / "nobody.yaml"
+
+    code, out = await run(
+        "simulate",
+        CART,
+        "--customer",
+        str(missing),
+        "--events",
+        str(FIXTURES / "cart_then_nothing.yaml"),
+        env=environment(tmp_path / "data"),
+    )
+
+    assert code == 1, out
+    assert out.startswith(f"error: {missing}:1: cannot read this file: No such file"), out
+    assert "Traceback" not in out
+
+
 async def test_simulate_prints_the_timeline_and_the_error_of_a_failing_step(
     tmp_path: Path,
 ) -> None:
