@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.api.auth import Authorized
-from journeys.api.fields import MAX_DEPTH, EventName, Id, JsonObject, Moment
+from journeys.api.fields import EventName, Id, JsonObject, Moment
 from journeys.api.responses import BODY_ERRORS, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
 from journeys.events import Event, encoded_size
+from journeys.json_values import MAX_DEPTH
 from journeys.metrics import EVENTS_ACCEPTED
 
 router = APIRouter(prefix="/v1", tags=["events"], responses={**UNAUTHORIZED})
