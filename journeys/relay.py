@@ -39,11 +39,12 @@ async def route_pending(
     """Claims up to ``limit`` unrouted events, routes them, marks the routed ones routed
     (also when another customer's routing failed); returns how many were claimed.
 
-    An event Temporal refuses for good (``journeys.routing.refusal``: too large, invalid)
+    An event Temporal refuses for good (``journeys.routing.refusal``: too large for it)
     is set aside as failed with the reason, and the customer's next events go on, in
-    order. Any other failure stops that customer's batch where it is (order holds), lets
-    the other customers finish, gives the unrouted events back for the next pass, and is
-    raised for the relay to back off.
+    order. Any other failure (an outage, but also a refusal not about this event, such as
+    search attributes not registered) stops that customer's batch where it is (order
+    holds), lets the other customers finish, gives the unrouted events back for the next
+    pass, and is raised for the relay to back off and log.
     """
     claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
     if not claimed:
