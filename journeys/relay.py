@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import groupby
 
@@ -46,7 +47,8 @@ async def route_pending(
     holds), lets the other customers finish, gives the unrouted events back for the next
     pass, and is raised for the relay to back off and log.
     """
-    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
+    token = uuid.uuid4().hex  # this pass's claim: what it gives back is only what it holds
+    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit, token=token)
     if not claimed:
         return 0
     received = {event.id: at for event, at in claimed}
@@ -87,7 +89,8 @@ async def route_pending(
         if failed:
             await asyncio.to_thread(store.mark_failed, failed)
     done = set(routed) | set(failed)
-    await asyncio.to_thread(store.release_claims, *(e.id for e in events if e.id not in done))
+    undone = [e.id for e in events if e.id not in done]
+    await asyncio.to_thread(store.release_claims, token, *undone)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
