@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from journeys import routing
 from journeys.cli import app
 from journeys.driver import JourneyDriver, NotYet, eventually
-from journeys.events import Event
+from journeys.events import Event, encoded_size
 from journeys.ingest import ingest
 from journeys.registry import ScenarioRegistry
 from journeys.relay import Relay, relaying, route_pending
@@ -100,8 +100,13 @@ async def test_send_event_refuses_an_event_over_the_event_limit_before_storing_i
 ) -> None:
     customer = journeys.customer("dead")
     event = cart(customer, f"{uuid.uuid4().hex[:6]}-big", 70_000)
-    with pytest.raises(EventRefused, match=r"over the limit of 65536 \(JOURNEYS_MAX_EVENT_BYTES\)"):
+    with pytest.raises(EventRefused) as refused:
         await ingest(journeys.store, journeys.router, event, max_bytes=65536)
+    # The API's sentence (tests/test_api_bad_input.py), with the event's id.
+    assert str(refused.value) == (
+        f"event {event.id}: the event is {encoded_size(event)} bytes as JSON, over the limit "
+        "of 65536 bytes (JOURNEYS_MAX_EVENT_BYTES); nothing was stored"
+    )
     assert not journeys.store.event_recorded(event.id)
 
 
