@@ -37,6 +37,7 @@ from journeys.contracts import (
     WaitUntilRequest,
 )
 from journeys.durations import format_duration
+from journeys.json_values import json_problem
 from journeys.limits import MAX_WAIT, points_problem, wait_problem
 from journeys.local_time import (
     is_whole_days,
@@ -152,11 +153,16 @@ class JourneyContextActivities:
         """Sets attributes (or profile fields); returns the values written.
 
         Every expression sees the customer as it was before this step, whatever the order
-        of the keys. With a ``key`` (``<workflow_id>/<entry_id>/<step_id>``) the update is
-        applied once: a retried attempt finds the key and returns the values stored by the
-        first one, instead of computing ``customer.points + 100`` again on the new points.
-        Without a key, the read and the write are two transactions: two journeys awarding
-        points to one customer at the same instant can still lose one award.
+        of the keys. With a ``key`` (the step's key, ``journeys.journey_keys``) the update
+        is applied once: a retried attempt finds the key and returns the values stored by
+        the first one, instead of computing ``customer.points + 100`` again on the new
+        points. Without a key, the read and the write are two transactions: two journeys
+        awarding points to one customer at the same instant can still lose one award.
+
+        A computed value JSON or PostgreSQL cannot hold (``inf`` from ``1e308 * 10``, a NUL,
+        an unpaired surrogate) is refused here with the API's rules (``journeys.json_values``)
+        as ``InvalidUpdate``, the step's recorded error: reaching the database it would fail
+        there, and be retried as an outage for 25 minutes.
         """
         customer_id = request.context.customer_id
         key = request.key
@@ -174,6 +180,9 @@ class JourneyContextActivities:
             values = to_jsonable_python(values)
         except PydanticSerializationError as err:
             raise _final(f"update: a value cannot be stored: {err}", "InvalidUpdate") from err
+        if problem := json_problem(values):
+            where, why = problem
+            raise _final(f"update: {where or 'a value'} cannot be stored: {why}", "InvalidUpdate")
         try:
             if key:
                 return await asyncio.to_thread(self.store.apply_update, customer_id, values, key)

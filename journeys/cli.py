@@ -207,8 +207,8 @@ def send_event(
     ] = None,
 ) -> None:
     """Route one customer event to the journeys it starts or that wait for it."""
-    from journeys.api.fields import json_problem
     from journeys.ingest import ingest
+    from journeys.json_values import json_problem
     from journeys.loyalty_program import LoyaltyProgram
     from journeys.registry import ScenarioRegistry
     from journeys.routing import EventRefused, Router

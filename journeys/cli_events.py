@@ -39,7 +39,7 @@ def pending(limit: Annotated[int, typer.Option(help="How many to list")] = 20) -
 
 @events_app.command("failed")
 def failed(limit: Annotated[int, typer.Option(help="How many to list")] = 20) -> None:
-    """Events Temporal refused for good (too large, invalid), set aside with the reason:
+    """Events Temporal refused for good (too large for it), set aside with the reason:
     their customer's later events were routed without them. Oldest first."""
     store = open_store()
     for row in store.failed_events(limit):

@@ -21,3 +21,16 @@ class Event(BaseModel):
 def encoded_size(event: Event) -> int:
     """The bytes of the event's JSON: about what a signal carrying it weighs in Temporal."""
     return len(event.model_dump_json().encode())
+
+
+def event_too_large(event: Event, limit: int) -> str | None:
+    """Why ``event`` is too large for its journeys (Temporal refuses payloads over 2 MiB,
+    and a journey carries its waiting events along), or None; the one check and sentence
+    of the API (a 422) and of ``send-event`` (refused before it is stored)."""
+    size = encoded_size(event)
+    if size <= limit:
+        return None
+    return (
+        f"the event is {size} bytes as JSON, over the limit of {limit} bytes "
+        "(JOURNEYS_MAX_EVENT_BYTES)"
+    )

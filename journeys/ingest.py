@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from journeys.events import Event, encoded_size
+from journeys.events import Event, event_too_large
 from journeys.routing import EventRefused, Router, RouteResult, refusal
 from journeys.store import Store
 
@@ -24,12 +24,8 @@ async def ingest(
     """Routes even an event already stored: a client retrying after a lost answer must
     not be left with an event that was stored but never routed; journeys and purchases
     deduplicate by event id."""
-    size = encoded_size(event)
-    if max_bytes is not None and size > max_bytes:
-        raise EventRefused(
-            f"event {event.id} is {size} bytes as JSON, over the limit of {max_bytes} "
-            "(JOURNEYS_MAX_EVENT_BYTES): nothing was stored"
-        )
+    if max_bytes is not None and (problem := event_too_large(event, max_bytes)):
+        raise EventRefused(f"event {event.id}: {problem}; nothing was stored")
     await asyncio.to_thread(store.record_event, event)
     try:
         result = await router.route(event)

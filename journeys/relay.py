@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import groupby
 
@@ -39,13 +40,15 @@ async def route_pending(
     """Claims up to ``limit`` unrouted events, routes them, marks the routed ones routed
     (also when another customer's routing failed); returns how many were claimed.
 
-    An event Temporal refuses for good (``journeys.routing.refusal``: too large, invalid)
+    An event Temporal refuses for good (``journeys.routing.refusal``: too large for it)
     is set aside as failed with the reason, and the customer's next events go on, in
-    order. Any other failure stops that customer's batch where it is (order holds), lets
-    the other customers finish, gives the unrouted events back for the next pass, and is
-    raised for the relay to back off.
+    order. Any other failure (an outage, but also a refusal not about this event, such as
+    search attributes not registered) stops that customer's batch where it is (order
+    holds), lets the other customers finish, gives the unrouted events back for the next
+    pass, and is raised for the relay to back off and log.
     """
-    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit)
+    token = uuid.uuid4().hex  # this pass's claim: what it gives back is only what it holds
+    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit, token=token)
     if not claimed:
         return 0
     received = {event.id: at for event, at in claimed}
@@ -86,7 +89,8 @@ async def route_pending(
         if failed:
             await asyncio.to_thread(store.mark_failed, failed)
     done = set(routed) | set(failed)
-    await asyncio.to_thread(store.release_claims, *(e.id for e in events if e.id not in done))
+    undone = [e.id for e in events if e.id not in done]
+    await asyncio.to_thread(store.release_claims, token, *undone)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

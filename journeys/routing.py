@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import TemporalError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.events import Event
@@ -35,25 +36,36 @@ class EventRefused(RuntimeError):
     """Temporal refused this event for good: routing it again would fail the same way."""
 
 
+# What Temporal answers when *this event* is too big for it, whatever the namespace's setup
+# (texts of the server's frontend, seen on the dev server 1.x): routing it again would fail
+# the same way. Matched on the status code and the text together.
+_REFUSED_FOR_GOOD = {
+    RPCStatusCode.INVALID_ARGUMENT: re.compile(
+        r"Blob data size exceeds limit"  # a payload over limit.blobSize.error (2 MiB)
+        r"|WorkflowId exceeds maximum allowed length"  # a customer id past limit.maxIDLength
+        r"|search attribute \S+ value size \d+ exceeds size limit"  # same, as CustomerId
+    ),
+    # A request over the gRPC message limit (4 MiB); the same code without this text is
+    # rate limiting, which passes.
+    RPCStatusCode.RESOURCE_EXHAUSTED: re.compile(r"larger than max"),
+}
+
+
 def refusal(err: BaseException) -> str | None:
     """Why Temporal refuses this event for good, or None for a failure worth retrying.
 
-    For good: the server's ``INVALID_ARGUMENT`` (a payload over its blob size limit, 2 MiB
-    by default: "Blob data size exceeds limit"; an id over its length limit), a request
-    over the gRPC message limit (4 MiB: ``RESOURCE_EXHAUSTED`` naming the message size;
-    the same code without it is rate limiting, which passes), and an event the payload
-    converter cannot encode. Anything else (unavailable, timeouts, a worker away) is
-    retried: the event waits, in order.
+    For good: only what is too large *in this event* (``_REFUSED_FOR_GOOD``). Anything
+    else is retried, the event waiting in order: unavailable, timeouts, a worker away,
+    and also every other ``INVALID_ARGUMENT`` (the ``CustomerId`` / ``ScenarioId`` search
+    attributes not registered yet would refuse every event alike) and any error of our
+    own code (a ``ValidationError`` is a bug to fix, not a bad event to set aside).
     """
-    if isinstance(err, RPCError):
-        if err.status == RPCStatusCode.INVALID_ARGUMENT:
-            return f"Temporal refused it: {err.message}"
-        if err.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in err.message:
-            return f"Temporal refused it: {err.message}"
+    if not isinstance(err, RPCError):
         return None
-    if isinstance(err, TypeError | ValueError) and not isinstance(err, TemporalError):
-        return f"it cannot be encoded for Temporal: {err}"
-    return None
+    pattern = _REFUSED_FOR_GOOD.get(err.status)
+    if pattern is None or not pattern.search(err.message):
+        return None
+    return f"Temporal refused it: {err.message}"
 
 
 @dataclass

@@ -116,17 +116,22 @@ class TrackingRecords:
             return [record.event() for record in session.exec(query).all()]
 
     def claim_pending(
-        self, customer_id: str | None = None, limit: int = 500, lease: timedelta = LEASE
+        self,
+        customer_id: str | None = None,
+        limit: int = 500,
+        lease: timedelta = LEASE,
+        token: str | None = None,
     ) -> list[tuple[Event, datetime]]:
         """Unrouted events no other router holds, now held by the caller for ``lease``, each
         with the moment it was stored (for the routing lag).
 
-        The claim is one conditional UPDATE that stamps the caller's token, atomic on every
-        database: two relays (the API's and the worker's, or two API processes) never route
-        the same event at once, so a journey that already ended cannot be started again by
-        a late second routing.
+        The claim is one conditional UPDATE that stamps the caller's ``token`` (a fresh one
+        when None), atomic on every database: two relays (the API's and the worker's, or two
+        API processes) never route the same event at once, so a journey that already ended
+        cannot be started again by a late second routing. ``release_claims`` takes the same
+        token.
         """
-        now, token = utcnow(), uuid.uuid4().hex
+        now, token = utcnow(), token or uuid.uuid4().hex
         free = or_(col(EventRecord.claimed_until).is_(None), col(EventRecord.claimed_until) < now)
         with self._session() as session:
             query = select(EventRecord.id).where(*_PENDING, free)
@@ -148,15 +153,24 @@ class TrackingRecords:
             mine = mine.order_by(col(EventRecord.received_at), col(EventRecord.id))
             return [(record.event(), record.received_at) for record in session.exec(mine).all()]
 
-    def release_claims(self, *event_ids: str) -> None:
-        """Gives claimed events back before their lease ends (routing them failed for now):
-        the next pass, of any router, takes them again at once."""
+    def release_claims(self, token: str, *event_ids: str) -> None:
+        """Gives events claimed with ``token`` back before their lease ends (routing them
+        failed for now): the next pass, of any router, takes them again at once.
+
+        Only those still held under ``token``: when routing outlasted the lease, another
+        router may hold them now, and clearing its claim would let a third one route the
+        customer's events beside it, out of order.
+        """
         if not event_ids:
             return
         with self._session() as session:
             session.execute(
                 update(EventRecord)
-                .where(col(EventRecord.id).in_(event_ids), col(EventRecord.routed_at).is_(None))
+                .where(
+                    col(EventRecord.id).in_(event_ids),
+                    col(EventRecord.routed_at).is_(None),
+                    EventRecord.claimed_by == token,
+                )
                 .values(claimed_until=None, claimed_by=None)
             )
             session.commit()

@@ -35,7 +35,7 @@ class EventRecord(SQLModel, table=True):
     # A router's lease: until then, no other router takes the event (journeys.relay).
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = None
-    # Set when Temporal refused the event for good (too large, invalid): the relay stops
+    # Set when Temporal refused the event for good (too large for it): the relay stops
     # retrying it and goes on with the customer's later events (``journeys events failed``).
     failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failure: str | None = None

@@ -16,6 +16,7 @@ from activities.channels.twilio import TwilioSettings
 from journeys.api.signatures import twilio_signature
 from journeys.api.state import SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
+from journeys.events import Event, encoded_size, event_too_large
 from journeys.loyalty_program import LoyaltyProgram
 from journeys.registry import ScenarioRegistry
 from journeys.settings import Settings
@@ -80,6 +81,20 @@ async def test_a_bad_event_gets_422_naming_the_field_and_nothing_is_stored(
         1,
         *loc[1:],
     )
+    nothing_written(store)
+
+
+async def test_an_event_over_the_size_limit_is_refused_with_the_sentence_send_event_uses(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    event = Event(id="big", name="cart.updated", customer_id="c1", properties={"a": "x" * 5000})
+    answer = await api.post("/v1/events", content=event.model_dump_json(), headers=JSON)
+    named(answer, "body", "properties")
+    assert answer.json()["detail"][0]["msg"] == (
+        f"the event is {encoded_size(event)} bytes as JSON, over the limit of 4096 bytes "
+        "(JOURNEYS_MAX_EVENT_BYTES)"
+    )
+    assert answer.json()["detail"][0]["msg"] == event_too_large(event, 4096)  # send-event's
     nothing_written(store)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
 
 from activities.channels.base import OutgoingMessage
 from activities.channels.smtp import SmtpAdapter, SmtpSettings
@@ -204,6 +205,27 @@ async def test_an_expired_link_says_how_to_unsubscribe_otherwise_and_changes_not
         assert "reply to any of our messages" in response.text
     assert consent(store)["email"] is True
     assert store.consent_changes("ana") == []
+
+
+async def test_the_expired_links_answer_is_the_one_the_openapi_document_lists(
+    api: httpx.AsyncClient,
+) -> None:
+    """Schemathesis's own response checks (status documented, content type, schema) over
+    the real answer, as its run over the API would apply them to an expired token."""
+    document = (await api.get("/openapi.json")).json()
+    schema = schemathesis.openapi.from_dict(document)
+    old = datetime.now(UTC) - timedelta(days=366)
+    token = make_token("ana", "email", "marketing", settings=UNSUBSCRIBE, issued_at=old)
+    for method in ("GET", "POST"):
+        gone = document["paths"]["/u/{token}"][method.lower()]["responses"]["410"]
+        assert "past its lifetime" in gone["description"]
+        assert list(gone["content"]) == ["text/html"]
+        answer = await api.request(
+            method, f"/u/{token}", content=b"List-Unsubscribe=One-Click", headers=FORM
+        )
+        assert answer.status_code == 410
+        case = schema["/u/{token}"][method].Case(path_parameters={"token": token})
+        case.validate_response(answer)  # raises, naming the check, when it does not match
 
 
 async def test_after_a_key_rotation_old_and_pre_upgrade_links_still_unsubscribe(

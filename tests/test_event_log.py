@@ -42,3 +42,18 @@ def test_a_lapsed_claim_is_taken_again(store: Store) -> None:
     assert [e.id for e, _ in store.claim_pending(lease=timedelta(seconds=-1))] == ["e1"]
     assert [e.id for e, _ in store.claim_pending()] == ["e1"]  # the first router died
     assert store.claim_pending() == []
+
+
+def test_a_router_gives_back_only_the_claims_it_still_holds(store: Store) -> None:
+    """Router a's routing outlasted its lease and router b took the events since: when a
+    gives up on them, b's claim stands (or a third router would route them beside b)."""
+    store.record_events([event(1), event(2)])
+    lapsed = store.claim_pending(lease=timedelta(seconds=-1), token="router-a")
+    assert [e.id for e, _ in lapsed] == ["e1", "e2"]
+    assert [e.id for e, _ in store.claim_pending(token="router-b")] == ["e1", "e2"]
+
+    store.release_claims("router-a", "e1", "e2")
+    assert store.claim_pending(token="router-c") == []  # still b's
+
+    store.release_claims("router-b", "e1")
+    assert [e.id for e, _ in store.claim_pending(token="router-c")] == ["e1"]

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from journeys.api.auth import Authorized
-from journeys.api.fields import CustomerIdPath, json_problem
+from journeys.api.fields import CustomerIdPath
 from journeys.api.responses import BODY_ERRORS, NOT_FOUND, UNAUTHORIZED, UNAVAILABLE
 from journeys.api.state import ApiState, api_state
 from journeys.api.temporal_link import TemporalUnreachable
 from journeys.customers import check_profile
 from journeys.journey_state import JourneyState
+from journeys.json_values import json_problem
 from journeys.store_models import CHANNELS, PROFILE_FIELDS, PROFILE_PATTERNS, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses={**UNAUTHORIZED})

@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.api.auth import Authorized
-from journeys.api.fields import MAX_DEPTH, EventName, Id, JsonObject, Moment
+from journeys.api.fields import EventName, Id, JsonObject, Moment
 from journeys.api.responses import BODY_ERRORS, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
-from journeys.events import Event, encoded_size
+from journeys.events import Event, event_too_large
+from journeys.json_values import MAX_DEPTH
 from journeys.metrics import EVENTS_ACCEPTED
 
 router = APIRouter(prefix="/v1", tags=["events"], responses={**UNAUTHORIZED})
@@ -80,12 +81,10 @@ class BatchAccepted(BaseModel):
 def _check_sizes(state: ApiState, events: list[Event], *, batch: bool) -> None:
     """A 422 for an event its journeys could not receive (Temporal refuses big payloads),
     before anything is stored."""
-    limit = state.settings.max_event_bytes
     for index, event in enumerate(events):
-        size = encoded_size(event)
-        if size > limit:
+        message = event_too_large(event, state.settings.max_event_bytes)
+        if message:
             loc = ["body", "events", index, "properties"] if batch else ["body", "properties"]
-            message = f"the event is {size} bytes as JSON, over the limit of {limit} bytes"
             raise HTTPException(
                 status_code=422, detail=[{"loc": loc, "msg": message, "type": "too_large"}]
             )

@@ -12,19 +12,20 @@ written, never a 500 from the database or from Temporal afterwards:
 * JSON values (event properties, profile attributes) have finite numbers only (no NaN or
   Infinity), no NUL character and no unpaired surrogate in any text or key, and are
   nested at most ``MAX_DEPTH`` deep: PostgreSQL, the JSON encoders and Temporal's payload
-  converter refuse those.
+  converter refuse those (``journeys.json_values``, shared with the CLI and the update
+  steps).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
+
+from journeys.json_values import json_problem
 
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 ID_MAX = 200
@@ -36,7 +37,6 @@ MOMENT_PATTERN = (
     r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
     r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-MAX_DEPTH = 32
 JSON_TEXT_PATTERN = r"^[^\x00]*$"
 _MOMENT = re.compile(MOMENT_PATTERN)
 
@@ -73,42 +73,6 @@ Moment = Annotated[
         }
     ),
 ]
-
-
-def json_problem(value: Any) -> tuple[str, str] | None:
-    """The first thing in ``value`` that cannot be stored and routed: (where, why), where
-    is a dotted path (``cart.items[2].price``; empty for ``value`` itself)."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
-    while stack:
-        item, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return where, f"nested deeper than {MAX_DEPTH} levels"
-        if isinstance(item, float) and not math.isfinite(item):
-            return where, f"{item} is not a number JSON can carry (finite numbers only)"
-        if isinstance(item, str):
-            problem = text_problem(item)
-            if problem:
-                return where, problem
-        elif isinstance(item, Mapping):
-            for key, inner in reversed(list(item.items())):  # popped in order
-                problem = text_problem(str(key))
-                if problem:
-                    return where, f"a key {problem}"
-                stack.append((inner, f"{where}.{key}" if where else str(key), depth + 1))
-        elif isinstance(item, list | tuple):
-            for index, inner in reversed(list(enumerate(item))):
-                stack.append((inner, f"{where}[{index}]", depth + 1))
-    return None
-
-
-def text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (not valid Unicode)"
-    return None
 
 
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:

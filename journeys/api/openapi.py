@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from journeys.api.fields import JSON_TEXT_PATTERN
 from journeys.api.provider_events import SENDGRID_PATH, TWILIO_PATH
-from journeys.api.responses import json_detail, text
+from journeys.api.responses import html, json_detail, text
 
 _REF = {"$ref": "#/components/schemas/JsonValue"}
 JSON_VALUE: dict[str, Any] = {
@@ -37,6 +37,10 @@ JSON_VALUE: dict[str, Any] = {
 _TOO_LARGE = {"413": json_detail("The body is over the limit; nothing was read or written")}
 _BAD_TOKEN = {
     "400": text("The link is not ours (tampered, cut); nothing changed"),
+    "410": html(
+        "A genuine link past its lifetime (JOURNEYS_UNSUBSCRIBE_TOKEN_DAYS): a page saying "
+        "how to unsubscribe otherwise; nothing changed"
+    ),
     "503": text("Unsubscribe links cannot be checked (server configuration)"),
 }
 _TOKEN = {

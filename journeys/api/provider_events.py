@@ -43,9 +43,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from journeys.api.fields import text_problem
 from journeys.api.signatures import timestamp_is_fresh, verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
+from journeys.json_values import text_problem
 from journeys.store import Store
 
 log = logging.getLogger("journeys.api.webhooks")

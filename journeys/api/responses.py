@@ -48,6 +48,11 @@ def text(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
+def html(description: str) -> dict[str, Any]:
+    """An HTML page (the unsubscribe pages' answers a customer reads)."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def json_detail(description: str) -> dict[str, Any]:
     """A ``Detail`` answer, for routes documented after the fact (``journeys.api.openapi``)."""
     return {
