@@ -31,6 +31,21 @@ def _journeys_script() -> str:
 JOURNEYS = _journeys_script()
 
 
+async def start_worker(
+    env: dict[str, str], *, output: bool = False
+) -> asyncio.subprocess.Process:
+    """``python worker.py`` as an operator runs it; ``output``: its log on ``stdout``."""
+    piped = asyncio.subprocess.PIPE if output else asyncio.subprocess.DEVNULL
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "worker.py",
+        cwd=REPO,
+        env=env,
+        stdout=piped,
+        stderr=asyncio.subprocess.STDOUT if output else asyncio.subprocess.DEVNULL,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -16,10 +15,10 @@ from journeys.driver import JourneyDriver, eventually
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.store import Store
+from tests.cli_process import start_worker
 from tests.http_sink import HttpSink, Reply
 from tests.props import VIP_PROPS
 
-REPO = Path(__file__).resolve().parent.parent
 QUEUE = "journeys-kill"
 
 
@@ -37,17 +36,6 @@ def worker_environment(temporal: WorkflowEnvironment, store_url: str, hook: str)
         JOURNEYS_QUIET_HOURS_PUSH="",
     )
     return env
-
-
-async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "worker.py",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 async def test_worker_killed_mid_send_delivers_exactly_once(

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -28,9 +26,9 @@ from journeys.logs import JsonFormatter, RedactingFormatter
 from journeys.redact import redact
 from journeys.settings import Settings, SettingsError, load_settings
 from journeys.unsubscribe import UnsubscribeSettings
+from tests.cli_process import start_worker
 from tests.test_store import POSTGRES_URL
 
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "S3cret-in-the-url"
 
 
@@ -62,14 +60,7 @@ async def test_the_worker_logs_the_store_url_without_its_password(
         JOURNEYS_DATABASE_URL=url,
         JOURNEYS_LOG_FORMAT=log_format,
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "worker.py",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await start_worker(env, output=True)
     assert process.stdout is not None
     output = b""
     try:

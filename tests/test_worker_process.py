@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -13,9 +12,8 @@ from journeys.driver import JourneyDriver, eventually
 from journeys.registry import ScenarioRegistry
 from journeys.routing import Router
 from journeys.store import Store
+from tests.cli_process import start_worker
 from tests.props import VIP_PROPS
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 async def test_worker_process_runs_journeys(
@@ -28,14 +26,7 @@ async def test_worker_process_runs_journeys(
         "JOURNEYS_TASK_QUEUE": "journeys-process",
         "JOURNEYS_DATABASE_URL": store_url,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "worker.py",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await start_worker(env, output=True)
     try:
         store = Store(store_url)
         store.create_schema()
