@@ -36,3 +36,15 @@ def step_key(scenario_id: str, customer_id: str, entry_id: str, step_id: str) ->
 def legacy_key(workflow_id: str, entry_id: str, step_id: str = "") -> str:
     """The first format, kept for entries that began with it (their ledger rows use it)."""
     return f"{workflow_id}/{entry_id}/{step_id}" if step_id else f"{workflow_id}/{entry_id}"
+
+
+def key_for(
+    key_format: int, workflow_id: str, scenario_id: str, customer_id: str, entry_id: str,
+    step_id: str = "",
+) -> str:  # fmt: skip
+    """The entry's key (no ``step_id``) or a step's, in the format the entry began with."""
+    if key_format == LEGACY:
+        return legacy_key(workflow_id, entry_id, step_id)
+    if step_id:
+        return step_key(scenario_id, customer_id, entry_id, step_id)
+    return entry_key(scenario_id, customer_id, entry_id)

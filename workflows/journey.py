@@ -237,7 +237,7 @@ class JourneyWorkflow:
             workflow_id=workflow.info().workflow_id,
             scenario_id=self.scenario.id,
             customer_id=self.customer_id,
-            entry_id=self._entry_key(trigger.id, self._key_format),
+            entry_id=self._key(trigger.id, self._key_format),
             policy=entry.reentry,
             now=workflow.now(),
         )
@@ -249,17 +249,19 @@ class JourneyWorkflow:
 
     # ---- helpers for step handlers --------------------------------------------------------
 
-    def _entry_key(self, entry_id: str, key_format: int) -> str:
-        if key_format == journey_keys.LEGACY:
-            return journey_keys.legacy_key(workflow.info().workflow_id, entry_id)
-        return journey_keys.entry_key(self.scenario.id, self.customer_id, entry_id)
+    def _key(self, entry_id: str, key_format: int, step_id: str = "") -> str:
+        return journey_keys.key_for(
+            key_format,
+            workflow.info().workflow_id,
+            self.scenario.id,
+            self.customer_id,
+            entry_id,
+            step_id,
+        )
 
     def step_key(self, step_id: str) -> str:
         """The current entry's key for one step: ledger key, update key, points reference."""
-        p = self.progress
-        if p.key_format == journey_keys.LEGACY:
-            return journey_keys.legacy_key(workflow.info().workflow_id, p.entry_id, step_id)
-        return journey_keys.step_key(self.scenario.id, self.customer_id, p.entry_id, step_id)
+        return self._key(self.progress.entry_id, self.progress.key_format, step_id)
 
     async def fact(self, kind: str, step_id: str = "", detail: str = "") -> None:
         """Records a fact for the funnels (``journey_facts``). Journeys whose history
