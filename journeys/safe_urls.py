@@ -69,8 +69,8 @@ class _UnsafeTags(HTMLParser):
 
 def safe_links(html: str) -> str:
     """``html`` with every URL attribute of an unsafe scheme removed (see the module)."""
-    if not any(name in html.lower() for name in ("href", "src", "action", "background",
-                                                  "poster", "cite")):
+    lowered = html.lower()
+    if not any(name in lowered for name in URL_ATTRIBUTES):
         return html
     finder = _UnsafeTags()
     finder.feed(html)
