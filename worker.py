@@ -30,19 +30,19 @@ from activities.audience import AudienceActivities
 from activities.channels.base import ChannelAdapter
 from activities.channels.selection import adapters_from_settings, closing
 from activities.loyalty import LoyaltyActivities
-from journeys.governance import Governance
-from journeys.logs import configure_logging
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.problems import ScenarioError
-from journeys.registry import ScenarioRegistry
-from journeys.relay import Relay, relaying
-from journeys.routing import Router
-from journeys.schedules import sync_schedules
-from journeys.settings import Settings, SettingsError, load_settings
-from journeys.store import Store
-from journeys.templating import Expressions, Templates
-from journeys.temporal import connect, ensure_search_attributes
-from journeys.validate_program import check_audiences
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.authoring.validate_program import check_audiences
+from journeys.delivery.governance import Governance
+from journeys.files.problems import ScenarioError
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.process.logs import configure_logging
+from journeys.process.settings import Settings, SettingsError, load_settings
+from journeys.rendering.templating import Expressions, Templates
+from journeys.store.records import Store
+from journeys.temporal.connect import connect, ensure_search_attributes
+from journeys.temporal.relay import Relay, relaying
+from journeys.temporal.routing import Router
+from journeys.temporal.schedules import sync_schedules
 from workflows.audience_scan import AudienceScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.loyalty import LoyaltyDailyWorkflow, PurchaseWorkflow

@@ -12,10 +12,10 @@ from typing import Any
 from activities.channels import ChannelAdapter, default_adapters
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
-from journeys.governance import Governance
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.store import Store
-from journeys.templating import Expressions, Templates
+from journeys.delivery.governance import Governance
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.rendering.templating import Expressions, Templates
+from journeys.store.records import Store
 
 __all__ = ["DeliveryActivities", "JourneyContextActivities", "build_activities"]
 

@@ -17,12 +17,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_alive
-from journeys.events import Event
-from journeys.registry import ScenarioRegistry
-from journeys.routing import Router
-from journeys.scan_contracts import SCAN_AUDIENCE_PAGE, ScanPageRequest, ScanPageResult
-from journeys.store import Store
-from journeys.tracking_models import AudienceEntry
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.model.events import Event
+from journeys.model.scan_contracts import SCAN_AUDIENCE_PAGE, ScanPageRequest, ScanPageResult
+from journeys.store.records import Store
+from journeys.store.tracking_tables import AudienceEntry
+from journeys.temporal.routing import Router
 
 # Signal-with-start calls in flight at once: the server, not the worker, is the limit.
 CONCURRENT_STARTS = 64

@@ -41,12 +41,12 @@ from activities.delivery_plan import (
 )
 from activities.heartbeat import keep_alive
 from activities.ledger import result_from_ledger
-from journeys.context import build_context
-from journeys.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
-from journeys.governance import Governance
-from journeys.metrics import DELIVERIES
-from journeys.store import SENT, Store
-from journeys.templating import RenderedMessage, Templates
+from journeys.delivery.governance import Governance
+from journeys.model.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
+from journeys.process.metrics import DELIVERIES
+from journeys.rendering.context import build_context
+from journeys.rendering.templating import RenderedMessage, Templates
+from journeys.store.records import SENT, Store
 
 __all__ = ["REFUSED", "DeliveryActivities", "blocked"]
 

@@ -27,10 +27,10 @@ from activities.ledger import (
     reserved_recipient,
     result_from_ledger,
 )
-from journeys.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.governance import Governance
-from journeys.store import RESERVED, SENT, Delivery, Store, blank_customer, customer_context
-from journeys.templating import LOYALTY_NAMES, Templates
+from journeys.delivery.governance import Governance
+from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
+from journeys.rendering.templating import LOYALTY_NAMES, Templates
+from journeys.store.records import RESERVED, SENT, Delivery, Store, blank_customer, customer_context
 
 NO_CONSENT = "suppressed:no-consent"
 DEFERRED = "deferred:quiet-hours"

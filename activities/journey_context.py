@@ -20,8 +20,8 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from journeys.context import build_context
-from journeys.contracts import (
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.model.contracts import (
     CHANGE_POINTS,
     EVALUATE_CONDITION,
     RECORD_ENTRY,
@@ -36,26 +36,26 @@ from journeys.contracts import (
     UpdateRequest,
     WaitUntilRequest,
 )
-from journeys.durations import format_duration
-from journeys.json_values import json_problem
-from journeys.limits import MAX_WAIT, points_problem, wait_problem
-from journeys.local_time import (
+from journeys.model.durations import format_duration
+from journeys.model.json_values import json_problem
+from journeys.model.limits import MAX_WAIT, points_problem, wait_problem
+from journeys.model.local_time import (
     is_whole_days,
     next_local_time,
     parse_time_of_day,
     shift,
     to_moment,
 )
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.store import JourneyEntry, Store, blank_customer
-from journeys.store_points import InsufficientPoints
-from journeys.templating import (
+from journeys.rendering.context import build_context
+from journeys.rendering.templating import (
     LOYALTY_NAMES,
     ExpressionError,
     Expressions,
     unwrap_expression,
 )
-from journeys.tracking_models import JourneyFact
+from journeys.store.points import InsufficientPoints
+from journeys.store.records import JourneyEntry, Store, blank_customer
+from journeys.store.tracking_tables import JourneyFact
 
 
 def _final(message: str, kind: str) -> ApplicationError:
@@ -153,14 +153,14 @@ class JourneyContextActivities:
         """Sets attributes (or profile fields); returns the values written.
 
         Every expression sees the customer as it was before this step, whatever the order
-        of the keys. With a ``key`` (the step's key, ``journeys.journey_keys``) the update
+        of the keys. With a ``key`` (the step's key, ``journeys.model.journey_keys``) the update
         is applied once: a retried attempt finds the key and returns the values stored by
         the first one, instead of computing ``customer.points + 100`` again on the new
         points. Without a key, the read and the write are two transactions: two journeys
         awarding points to one customer at the same instant can still lose one award.
 
         A computed value JSON or PostgreSQL cannot hold (``inf`` from ``1e308 * 10``, a NUL,
-        an unpaired surrogate) is refused here with the API's rules (``journeys.json_values``)
+        an unpaired surrogate) is refused here with the API's rules (``journeys.model.json_values``)
         as ``InvalidUpdate``, the step's recorded error: reaching the database it would fail
         there, and be retried as an outage for 25 minutes.
         """

@@ -11,8 +11,8 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from journeys.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.store import RESERVED, SENT, Delivery
+from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
+from journeys.store.records import RESERVED, SENT, Delivery
 
 # The profile field that holds a channel's address.
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": "push_token"}

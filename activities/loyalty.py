@@ -3,7 +3,7 @@ tier) and the daily run (settle points, review tiers, score RFM).
 
 Every write is idempotent by a reference (the purchase event id, the RFM run id), so a
 retried activity changes nothing twice. Tier and segment changes are written to the event
-log, unrouted, in the transaction that made them, and routed by ``journeys.relay``: a
+log, unrouted, in the transaction that made them, and routed by ``journeys.temporal.relay``: a
 crash between the two delays a ``tier.upgraded`` journey, it never loses it.
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from journeys import scan_contracts as sc
-from journeys.limits import MAX_POINTS
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.relay import route_pending
-from journeys.routing import Router
-from journeys.store import Store
-from journeys.store_models import utcnow
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.model import scan_contracts as sc
+from journeys.model.limits import MAX_POINTS
+from journeys.store.records import Store
+from journeys.store.tables import utcnow
+from journeys.temporal.relay import route_pending
+from journeys.temporal.routing import Router
 
 
 def _invalid(event_id: str, detail: str) -> ApplicationError:

@@ -37,15 +37,15 @@ from bare_starts import bare_starts  # noqa: E402
 
 from activities import audience as audience_activities  # noqa: E402
 from activities.audience import AudienceActivities  # noqa: E402
-from journeys.embedded import start_embedded  # noqa: E402
-from journeys.events import Event  # noqa: E402
-from journeys.journey_state import JourneyInput  # noqa: E402
-from journeys.registry import ScenarioRegistry  # noqa: E402
-from journeys.routing import Router  # noqa: E402
-from journeys.scan_contracts import ScanInput, ScanProgress  # noqa: E402
-from journeys.scenario_file import load_scenario  # noqa: E402
-from journeys.settings import Settings  # noqa: E402
-from journeys.store import Customer, Store  # noqa: E402
+from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
+from journeys.authoring.scenario_file import load_scenario  # noqa: E402
+from journeys.model.events import Event  # noqa: E402
+from journeys.model.journey_state import JourneyInput  # noqa: E402
+from journeys.model.scan_contracts import ScanInput, ScanProgress  # noqa: E402
+from journeys.process.settings import Settings  # noqa: E402
+from journeys.store.records import Customer, Store  # noqa: E402
+from journeys.temporal.embedded import start_embedded  # noqa: E402
+from journeys.temporal.routing import Router  # noqa: E402
 from workflows.audience_scan import AudienceScanWorkflow  # noqa: E402
 
 JOURNEYS_QUEUE = "bench-journeys"  # nobody polls it: journeys are started, not run

@@ -9,9 +9,9 @@ import time
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 
-from journeys.events import Event
-from journeys.journey_state import JourneyInput, journey_id
-from journeys.routing import SIGNAL, WORKFLOW
+from journeys.model.events import Event
+from journeys.model.journey_state import JourneyInput, journey_id
+from journeys.temporal.routing import SIGNAL, WORKFLOW
 
 
 async def bare_starts(

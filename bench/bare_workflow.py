@@ -7,8 +7,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from journeys import contracts as c
-    from journeys.events import Event
+    from journeys.model import contracts as c
+    from journeys.model.events import Event
 
 
 @workflow.defn(name="BareCartReminder")

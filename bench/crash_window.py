@@ -38,15 +38,15 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from sqlalchemy import func, select  # noqa: E402
 from twilio_sink import TwilioSink  # noqa: E402
 
-from activities.channels.twilio import TwilioSettings  # noqa: E402
 from journeys.api.app import create_app  # noqa: E402
 from journeys.api.serve import serving  # noqa: E402
-from journeys.embedded import start_embedded  # noqa: E402
-from journeys.events import Event  # noqa: E402
-from journeys.registry import ScenarioRegistry  # noqa: E402
-from journeys.routing import Router  # noqa: E402
-from journeys.settings import Settings  # noqa: E402
-from journeys.store import Delivery, Store  # noqa: E402
+from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
+from journeys.model.events import Event  # noqa: E402
+from journeys.process.settings import Settings  # noqa: E402
+from journeys.process.twilio_settings import TwilioSettings  # noqa: E402
+from journeys.store.records import Delivery, Store  # noqa: E402
+from journeys.temporal.embedded import start_embedded  # noqa: E402
+from journeys.temporal.routing import Router  # noqa: E402
 
 RATE = 12.0  # journeys started per second
 ACCOUNT = "AC" + "0" * 32

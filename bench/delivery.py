@@ -39,16 +39,17 @@ from temporalio.testing import ActivityEnvironment  # noqa: E402
 
 from activities.channels.base import OutgoingMessage  # noqa: E402
 from activities.channels.http import build_http_client  # noqa: E402
-from activities.channels.twilio import TwilioAdapter, TwilioSettings, twilio_form  # noqa: E402
+from activities.channels.twilio import TwilioAdapter, twilio_form  # noqa: E402
 from activities.deliver import DeliveryActivities  # noqa: E402
-from journeys.context import build_context  # noqa: E402
-from journeys.contracts import DeliverRequest, JourneyContext  # noqa: E402
-from journeys.events import Event  # noqa: E402
-from journeys.frequency_cap import FrequencyCap  # noqa: E402
-from journeys.governance import Governance  # noqa: E402
-from journeys.quiet_hours import QuietHours  # noqa: E402
-from journeys.store import Store  # noqa: E402
-from journeys.templating import Templates  # noqa: E402
+from journeys.delivery.frequency_cap import FrequencyCap  # noqa: E402
+from journeys.delivery.governance import Governance  # noqa: E402
+from journeys.delivery.quiet_hours import QuietHours  # noqa: E402
+from journeys.model.contracts import DeliverRequest, JourneyContext  # noqa: E402
+from journeys.model.events import Event  # noqa: E402
+from journeys.process.twilio_settings import TwilioSettings  # noqa: E402
+from journeys.rendering.context import build_context  # noqa: E402
+from journeys.rendering.templating import Templates  # noqa: E402
+from journeys.store.records import Store  # noqa: E402
 from tests.http_sink import HttpSink, Reply  # noqa: E402
 
 CONCURRENCY = 20

@@ -31,15 +31,15 @@ from bare_starts import bare_starts  # noqa: E402
 
 from journeys.api import create_app, serving  # noqa: E402
 from journeys.api.temporal_link import TemporalLink  # noqa: E402
-from journeys.embedded import start_embedded  # noqa: E402
-from journeys.events import Event  # noqa: E402
-from journeys.journey_state import JourneyInput  # noqa: E402
-from journeys.loyalty_program import LoyaltyProgram  # noqa: E402
-from journeys.registry import ScenarioRegistry  # noqa: E402
-from journeys.relay import CONCURRENT_CUSTOMERS, Relay, relaying  # noqa: E402
-from journeys.scenario_file import load_scenario  # noqa: E402
-from journeys.settings import Settings  # noqa: E402
-from journeys.store import Store  # noqa: E402
+from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
+from journeys.authoring.scenario_file import load_scenario  # noqa: E402
+from journeys.loyalty.program import LoyaltyProgram  # noqa: E402
+from journeys.model.events import Event  # noqa: E402
+from journeys.model.journey_state import JourneyInput  # noqa: E402
+from journeys.process.settings import Settings  # noqa: E402
+from journeys.store.records import Store  # noqa: E402
+from journeys.temporal.embedded import start_embedded  # noqa: E402
+from journeys.temporal.relay import CONCURRENT_CUSTOMERS, Relay, relaying  # noqa: E402
 
 QUEUE = "bench-ingest"  # nobody polls it
 BATCH = 500

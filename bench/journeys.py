@@ -29,15 +29,15 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from bare_workflow import BareCartReminder  # noqa: E402
 
 from activities import build_activities  # noqa: E402
-from journeys.embedded import start_embedded  # noqa: E402
-from journeys.events import Event  # noqa: E402
-from journeys.governance import Governance  # noqa: E402
-from journeys.registry import ScenarioRegistry  # noqa: E402
-from journeys.routing import Router  # noqa: E402
-from journeys.scenario_file import load_scenario  # noqa: E402
-from journeys.settings import Settings  # noqa: E402
-from journeys.store import Store  # noqa: E402
-from journeys.templating import Expressions, Templates  # noqa: E402
+from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
+from journeys.authoring.scenario_file import load_scenario  # noqa: E402
+from journeys.delivery.governance import Governance  # noqa: E402
+from journeys.model.events import Event  # noqa: E402
+from journeys.process.settings import Settings  # noqa: E402
+from journeys.rendering.templating import Expressions, Templates  # noqa: E402
+from journeys.store.records import Store  # noqa: E402
+from journeys.temporal.embedded import start_embedded  # noqa: E402
+from journeys.temporal.routing import Router  # noqa: E402
 from worker import build_worker, precompile  # noqa: E402
 
 CONCURRENCY = 100

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from journeys.api import create_app, serving
-from journeys.settings import Settings
-from journeys.store import Store
-from journeys.unsubscribe import UnsubscribeSettings
+from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.process.settings import Settings
+from journeys.store.records import Store
 
 UNSUBSCRIBE = UnsubscribeSettings(
     secret_key="test-only-unsubscribe-secret-0123456789abcdef",

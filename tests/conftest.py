@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.driver import JourneyDriver
-from journeys.embedded import start_time_skipping
-from journeys.governance import Governance
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.registry import ScenarioRegistry
-from journeys.routing import Router
-from journeys.settings import Settings
-from journeys.store import Store
+from journeys.app.driver import JourneyDriver
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.delivery.governance import Governance
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.process.settings import Settings
+from journeys.store.records import Store
+from journeys.temporal.embedded import start_time_skipping
+from journeys.temporal.routing import Router
 from worker import build_worker
 
 REPO = Path(__file__).resolve().parent.parent

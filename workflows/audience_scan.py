@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from journeys import scan_contracts as sc
+    from journeys.model import scan_contracts as sc
 
 PAGE = {
     "start_to_close_timeout": timedelta(minutes=10),

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from journeys import contracts as c
-    from journeys import journey_keys
-    from journeys.events import Event
-    from journeys.journey_state import (
+    from journeys.model import contracts as c
+    from journeys.model import journey_keys
+    from journeys.model.events import Event
+    from journeys.model.journey_state import (
         CARRIED_INPUT_BYTES,
         INBOX_LIMIT,
         SEEN_IDS_LIMIT,
@@ -31,16 +31,16 @@ with workflow.unsafe.imports_passed_through():
         JourneyState,
         TimelineEntry,
     )
-    from journeys.limits import MAX_WAIT
-    from journeys.program import compile_steps
-    from journeys.scenario import WaitForStep
+    from journeys.model.limits import MAX_WAIT
+    from journeys.model.ops import compile_steps
+    from journeys.model.scenario import WaitForStep
 
 from workflows.local_calls import STEP_ERRORS_PATCH, StepFailed, call_local
 from workflows.steps import HANDLERS, condition
 
 # Patch: journeys record facts for the funnels (entered, waiting at a step, goal, end).
 FACTS_PATCH = "journey-facts"
-# Patch: entries that begin in this run write structured step keys (journeys.journey_keys).
+# Patch: entries that begin in this run write structured step keys (journeys.model.journey_keys).
 KEYS_PATCH = "structured-keys"
 
 
@@ -145,7 +145,7 @@ class JourneyWorkflow:
         p.status = "exited" if p.exit_reason else "completed"
         if self.scenario.entry.once_per and p.entered_at:
             period = self.scenario.entry.once_per
-            if self.step_errors:  # an input past journeys.limits must not overflow the date
+            if self.step_errors:  # an input past journeys.model.limits must not overflow the date
                 period = min(period, MAX_WAIT)
             p.status, p.hold_until = "holding", p.entered_at + period
             self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")

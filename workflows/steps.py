@@ -18,12 +18,12 @@ from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from journeys import contracts as c
-    from journeys.durations import format_duration
-    from journeys.journey_state import MESSAGES_LIMIT, SentMessage
-    from journeys.limits import wait_problem
-    from journeys.program import Op
-    from journeys.scenario import (
+    from journeys.model import contracts as c
+    from journeys.model.durations import format_duration
+    from journeys.model.journey_state import MESSAGES_LIMIT, SentMessage
+    from journeys.model.limits import wait_problem
+    from journeys.model.ops import Op
+    from journeys.model.scenario import (
         IfStep,
         SendStep,
         SplitStep,
@@ -240,7 +240,7 @@ async def condition(
 
 
 def _within_limits(journey: JourneyWorkflow, what: str, duration: timedelta) -> None:
-    """A wait past ``journeys.limits`` (validate refuses it; a journey input may still carry
+    """A wait past ``journeys.model.limits`` (validate refuses it; a journey input may still carry
     one) fails its step instead of overflowing a date in workflow code."""
     if journey.step_errors and (problem := wait_problem(what, duration)):
         raise StepFailed(problem)

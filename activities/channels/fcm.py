@@ -53,7 +53,7 @@ from activities.channels.http import (
     post,
     transient,
 )
-from journeys.store import Store
+from journeys.store.records import Store
 
 __all__ = [
     "FCM_SCOPE",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage
-from journeys.store import OutboxMessage, Store
+from journeys.store.records import OutboxMessage, Store
 
 
 class OutboxAdapter(ChannelAdapter):

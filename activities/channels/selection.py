@@ -22,9 +22,10 @@ from activities.channels.http import HttpSettings, build_http_client
 from activities.channels.outbox import OutboxAdapter
 from activities.channels.sendgrid import SendGridAdapter, SendGridSettings
 from activities.channels.smtp import SmtpAdapter, SmtpSettings
-from activities.channels.twilio import TwilioAdapter, TwilioSettings
+from activities.channels.twilio import TwilioAdapter
 from activities.channels.webhook import WebhookAdapter, WebhookSettings
-from journeys.store import Store
+from journeys.process.twilio_settings import TwilioSettings
+from journeys.store.records import Store
 
 Provider = Literal["auto", "outbox", "smtp", "sendgrid", "twilio", "fcm", "webhook"]
 # Providers ``auto`` looks for, in order; the webhook is used only when chosen by name.

@@ -11,7 +11,7 @@ The message is what a deliverability engineer expects of marketing mail:
 * ``Message-ID`` derived from the delivery key, ``X-Journeys-Delivery: <delivery key>``.
 * ``List-Unsubscribe: <https://…/u/<token>>`` (plus ``<mailto:…>`` when configured) and
   ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), signed by
-  ``journeys.unsubscribe``. RFC 8058 also wants both headers covered by the DKIM
+  ``journeys.delivery.unsubscribe``. RFC 8058 also wants both headers covered by the DKIM
   signature: the relay that signs (SES, SendGrid, Postfix + OpenDKIM) must include them.
 
 Idempotency: SMTP has no idempotency field. A retried send is a new SMTP transaction, so
@@ -52,8 +52,8 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage, PermanentChannelError
-from journeys.settings import SettingsError
-from journeys.unsubscribe import UnsubscribeSettings, make_token, unsubscribe_url
+from journeys.delivery.unsubscribe import UnsubscribeSettings, make_token, unsubscribe_url
+from journeys.process.settings import SettingsError
 
 log = logging.getLogger(__name__)
 

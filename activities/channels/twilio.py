@@ -30,29 +30,12 @@ from base64 import b64encode
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.channels.base import OutgoingMessage
 from activities.channels.http import ChannelConfigError, HttpAdapter, json_or_none, require
+from journeys.process.twilio_settings import TwilioSettings
 
 __all__ = ["TwilioAdapter", "TwilioSettings", "status_callback_url", "twilio_form"]
-
-
-class TwilioSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_TWILIO_", extra="ignore")
-
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    status_callback: str | None = None
-    base_url: str = "https://api.twilio.com"
-
-    @property
-    def configured(self) -> bool:
-        sender = self.from_number or self.messaging_service_sid
-        return bool(self.account_sid and self.auth_token and sender)
 
 
 def status_callback_url(base: str, delivery_key: str) -> str:

@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from activities.channels.twilio import TwilioSettings
 from journeys.api import (
     customers,
     errors,
@@ -37,12 +36,13 @@ from journeys.api.body_limit import BodyLimit
 from journeys.api.signatures import load_sendgrid_public_key
 from journeys.api.state import ApiState, SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
-from journeys.metrics import EVENTS_FAILED, EVENTS_PENDING
-from journeys.registry import ScenarioRegistry
-from journeys.relay import Relay
-from journeys.settings import Settings, SettingsError
-from journeys.store import Store
-from journeys.unsubscribe import UnsubscribeSettings
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.process.metrics import EVENTS_FAILED, EVENTS_PENDING
+from journeys.process.settings import Settings, SettingsError
+from journeys.process.twilio_settings import TwilioSettings
+from journeys.store.records import Store
+from journeys.temporal.relay import Relay
 
 log = logging.getLogger("journeys.api")
 

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from journeys.access_models import ApiKey
 from journeys.api.state import ApiState, api_state
+from journeys.store.access_tables import ApiKey
 
 # Declares the scheme in the OpenAPI document; the check itself is ``api_key``.
 BEARER = HTTPBearer(

@@ -19,10 +19,12 @@ from journeys.api.fields import CustomerIdPath
 from journeys.api.responses import BODY_ERRORS, NOT_FOUND, UNAUTHORIZED, UNAVAILABLE
 from journeys.api.state import ApiState, api_state
 from journeys.api.temporal_link import TemporalUnreachable
-from journeys.customers import check_profile
-from journeys.journey_state import JourneyState
-from journeys.json_values import json_problem
-from journeys.store_models import CHANNELS, PROFILE_FIELDS, PROFILE_PATTERNS, utcnow
+from journeys.customers.profiles import check_profile
+from journeys.model.channels import CHANNELS
+from journeys.model.journey_state import JourneyState
+from journeys.model.json_values import json_problem
+from journeys.model.profile import PROFILE_FIELDS, PROFILE_PATTERNS
+from journeys.store.tables import utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]
@@ -53,7 +55,7 @@ def _text(pattern: str, description: str) -> dict[str, Any]:
     }
 
 
-# What check_profile accepts, for clients to read: the rules live in journeys.store_models.
+# What check_profile accepts, for clients to read: the rules live in journeys.store.tables.
 PROFILE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Profile fields go to their columns; any other key is an attribute "

@@ -20,9 +20,9 @@ from journeys.api.auth import Authorized
 from journeys.api.fields import EventName, Id, JsonObject, Moment
 from journeys.api.responses import BODY_ERRORS, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
-from journeys.events import Event, event_too_large
-from journeys.json_values import MAX_DEPTH
-from journeys.metrics import EVENTS_ACCEPTED
+from journeys.model.events import Event, event_too_large
+from journeys.model.json_values import MAX_DEPTH
+from journeys.process.metrics import EVENTS_ACCEPTED
 
 router = APIRouter(prefix="/v1", tags=["events"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]

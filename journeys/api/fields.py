@@ -12,7 +12,7 @@ written, never a 500 from the database or from Temporal afterwards:
 * JSON values (event properties, profile attributes) have finite numbers only (no NaN or
   Infinity), no NUL character and no unpaired surrogate in any text or key, and are
   nested at most ``MAX_DEPTH`` deep: PostgreSQL, the JSON encoders and Temporal's payload
-  converter refuse those (``journeys.json_values``, shared with the CLI and the update
+  converter refuse those (``journeys.model.json_values``, shared with the CLI and the update
   steps).
 """
 
@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
-from journeys.json_values import json_problem
+from journeys.model.json_values import json_problem
 
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 ID_MAX = 200

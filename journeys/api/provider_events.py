@@ -45,8 +45,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from journeys.api.signatures import timestamp_is_fresh, verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
-from journeys.json_values import text_problem
-from journeys.store import Store
+from journeys.model.json_values import text_problem
+from journeys.store.records import Store
 
 log = logging.getLogger("journeys.api.webhooks")
 router = APIRouter(tags=["provider webhooks"])

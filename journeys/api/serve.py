@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from journeys.api.temporal_link import TemporalLink
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.relay import Relay, relaying
-from journeys.settings import Settings
-from journeys.store import Store
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.process.settings import Settings
+from journeys.store.records import Store
+from journeys.temporal.relay import Relay, relaying
 
 
 class ApiUnavailable(RuntimeError):

@@ -15,12 +15,12 @@ from fastapi import Request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.channels.twilio import TwilioSettings
-from journeys.registry import ScenarioRegistry
-from journeys.relay import Relay
-from journeys.settings import Settings
-from journeys.store import Store
-from journeys.unsubscribe import UnsubscribeSettings
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.process.settings import Settings
+from journeys.process.twilio_settings import TwilioSettings
+from journeys.store.records import Store
+from journeys.temporal.relay import Relay
 
 
 class SendGridWebhookSettings(BaseSettings):

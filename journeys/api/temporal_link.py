@@ -12,11 +12,12 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from journeys.journey_list import customer_journeys
-from journeys.loyalty_program import LoyaltyProgram
-from journeys.registry import ScenarioRegistry
-from journeys.routing import Router
-from journeys.settings import Settings
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.loyalty.program import LoyaltyProgram
+from journeys.process.settings import Settings
+from journeys.temporal.connect import client_for
+from journeys.temporal.journey_list import customer_journeys
+from journeys.temporal.routing import Router
 
 
 class TemporalLink:
@@ -34,8 +35,6 @@ class TemporalLink:
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:
-        from journeys.runtime import client_for  # the runtime imports the worker: lazily
-
         async with self._lock:
             if self._client is None:
                 self._client = await client_for(self.settings)

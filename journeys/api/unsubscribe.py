@@ -14,8 +14,8 @@ reset) do not use marketing consent and keep arriving, which the page says. Ever
 journey reads consent at its next send, so the next marketing message is suppressed.
 
 A token that is not ours (tampered, truncated) gets a 400 with a plain sentence and changes
-nothing. A genuine token past its lifetime (``journeys.unsubscribe``: a year by default) gets
-a 410 page that says how to unsubscribe otherwise (the link in a newer message, or a reply)
+nothing. A genuine token past its lifetime (a year by default) gets a 410 page that says
+how to unsubscribe otherwise (the link in a newer message, or a reply)
 and changes nothing either. Pages are not cached, not indexed and send no referrer (the
 token is in the URL).
 """
@@ -31,14 +31,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from journeys.api.state import ApiState, api_state
-from journeys.settings import SettingsError
-from journeys.store_models import CHANNELS
-from journeys.unsubscribe import (
+from journeys.delivery.unsubscribe import (
     ExpiredUnsubscribeToken,
     InvalidUnsubscribeToken,
     UnsubscribeTarget,
     read_token,
 )
+from journeys.model.channels import CHANNELS
+from journeys.process.settings import SettingsError
 
 log = logging.getLogger("journeys.api.unsubscribe")
 router = APIRouter(tags=["unsubscribe"])

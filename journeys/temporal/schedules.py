@@ -1,0 +1,111 @@
+"""Temporal Schedules for scheduled scenarios and the loyalty program's daily run.
+
+The worker calls ``sync_schedules`` at start: it creates or updates one schedule per
+scheduled scenario and deletes those whose scenario file is gone, so the scenario folder
+is the only place a marketer changes when audiences are scanned. Ids carry the task queue,
+so two deployments sharing a namespace never touch each other's schedules.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.model.scan_contracts import DailyInput, ScanInput
+from journeys.model.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+# The daily loyalty run: settle points, review tiers, score RFM (02:00 UTC, off-peak).
+DAILY_CRON = "0 2 * * *"
+
+
+def audience_prefix(task_queue: str) -> str:
+    return f"journeys/{task_queue}/audience/"
+
+
+def daily_schedule_id(task_queue: str) -> str:
+    return f"journeys/{task_queue}/loyalty-daily"
+
+
+def _policy() -> SchedulePolicy:
+    # A scan still running when the next is due is not doubled: the next one catches up.
+    return SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=1))
+
+
+def scenario_schedule(scenario: Scenario, task_queue: str) -> Schedule:
+    trigger = scenario.trigger
+    assert trigger.schedule is not None, "only scheduled scenarios have a schedule"
+    spec = (
+        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=trigger.schedule.every)])
+        if trigger.schedule.every is not None
+        else ScheduleSpec(cron_expressions=[trigger.schedule.cron or ""])
+    )
+    action = ScheduleActionStartWorkflow(
+        "AudienceScanWorkflow",
+        ScanInput(scenario_id=scenario.id),
+        id=f"journeys/{task_queue}/scan/{scenario.id}",
+        task_queue=task_queue,
+    )
+    return Schedule(action=action, spec=spec, policy=_policy())
+
+
+def daily_schedule(task_queue: str) -> Schedule:
+    action = ScheduleActionStartWorkflow(
+        "LoyaltyDailyWorkflow",
+        DailyInput(),
+        id=f"journeys/{task_queue}/loyalty-daily",
+        task_queue=task_queue,
+    )
+    return Schedule(
+        action=action, spec=ScheduleSpec(cron_expressions=[DAILY_CRON]), policy=_policy()
+    )
+
+
+async def upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
+    """Creates the schedule, or replaces its definition; returns "created" or "updated"."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        return "created"
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+        return "updated"
+
+
+async def sync_schedules(
+    client: Client, registry: ScenarioRegistry, task_queue: str
+) -> dict[str, str]:
+    """Makes the server's schedules match the scenario folder; returns id → what was done."""
+    prefix = audience_prefix(task_queue)
+    wanted = {
+        prefix + s.id: scenario_schedule(s, task_queue)
+        for s in registry.scenarios.values()
+        if s.trigger.scheduled
+    }
+    wanted[daily_schedule_id(task_queue)] = daily_schedule(task_queue)
+    done = {sid: await upsert_schedule(client, sid, sched) for sid, sched in wanted.items()}
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(prefix) and listed.id not in wanted:
+            await client.get_schedule_handle(listed.id).delete()
+            done[listed.id] = "deleted"
+    for schedule_id, what in sorted(done.items()):
+        log.info("schedule %s: %s", schedule_id, what)
+    return done

@@ -1,0 +1,42 @@
+"""`journeys audience`: a scheduled scenario's audience at a moment, nothing started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from journeys.cli.main import app
+from journeys.store.records import Store
+from tests.customers.test_customers import data  # noqa: F401 - fixture: temporary data folder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNEYS_SCENARIOS_DIR", str(REPO / "scenarios"))
+    monkeypatch.setenv("JOURNEYS_TEMPLATES_DIR", str(REPO / "templates"))
+
+
+def test_the_birthday_audience_of_the_example_customers(data: Store, shipped: None) -> None:
+    runner = CliRunner()
+    imported = runner.invoke(app, ["customers", "import", str(REPO / "examples/customers.csv")])
+    assert imported.exit_code == 0, imported.output
+
+    # 28 Feb 2027, 20:00 UTC: Chloé's birthday in Nice (21:00 there).
+    result = runner.invoke(app, ["audience", "birthday", "--at", "2027-02-28T20:00:00+00:00"])
+
+    assert result.exit_code == 0, result.output
+    assert "chloe" in result.output and "2027-02-28" in result.output
+    assert result.output.rstrip().endswith(
+        "1 customer(s) in the audience of birthday at 2027-02-28T20:00:00+00:00"
+    )
+    assert data.outbox_for("chloe") == []  # a preview starts nothing
+
+
+def test_an_event_scenario_has_no_audience(data: Store, shipped: None) -> None:
+    result = CliRunner().invoke(app, ["audience", "abandoned-cart"])
+    assert result.exit_code == 1
+    assert "triggered by events, not by a schedule" in result.output

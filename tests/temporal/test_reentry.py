@@ -1,0 +1,64 @@
+"""Re-entry policies `once` and `ignore` (restart and once_per are covered by the shipped
+scenarios' tests)."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from journeys.app.driver import JourneyDriver
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.authoring.scenario_file import parse_scenario
+from journeys.process.settings import Settings
+from journeys.store.records import Store
+from journeys.temporal.routing import Router
+from tests.props import CART_PROPS
+
+SCENARIO = """
+id: reentry-{policy}
+name: Re-entry {policy}
+trigger: {{event: promo.{policy}}}
+entry: {{reentry: {policy}}}
+steps:
+  - wait: 1h
+  - send: {{id: promo, channel: email, template: abandoned_cart/reminder}}
+"""
+
+
+@pytest.fixture
+def driver(
+    temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
+) -> JourneyDriver:
+    scenarios = [parse_scenario(SCENARIO.format(policy=p), f"{p}.yaml") for p in ("once", "ignore")]
+    router = Router(temporal.client, ScenarioRegistry(scenarios), settings.task_queue)
+    return JourneyDriver(temporal, router, store)
+
+
+async def test_once_enters_a_single_time_ever(driver: JourneyDriver) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "promo.once", cart_total=5, **CART_PROPS)
+    first = await driver.finish("reentry-once", customer)
+    await driver.send(customer, "promo.once", cart_total=5, **CART_PROPS)
+    second = await driver.finish("reentry-once", customer)
+
+    assert first.status == "completed"
+    assert second.status == "not-entered"
+    assert driver.sent(customer) == [("promo", "email")]
+
+
+async def test_ignore_keeps_the_running_journey_and_allows_a_later_one(
+    driver: JourneyDriver,
+) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "promo.ignore", cart_total=5, **CART_PROPS)
+    await driver.idle("reentry-ignore", customer)
+    await driver.advance("reentry-ignore", customer, "30m")
+    await driver.send(customer, "promo.ignore", cart_total=6, **CART_PROPS)
+    state = await driver.finish("reentry-ignore", customer)
+    assert state.entries == 1
+    assert state.events[-1].effect == "ignored: re-entry policy 'ignore'"
+    assert driver.sent(customer) == [("promo", "email")]
+
+    await driver.send(customer, "promo.ignore", cart_total=7, **CART_PROPS)
+    await driver.finish("reentry-ignore", customer)
+    assert driver.sent(customer) == [("promo", "email"), ("promo", "email")]
