@@ -54,9 +54,9 @@ def test_a_wrong_arrow_fails_even_when_the_import_is_inside_a_function(tmp_path:
 
 def test_worker_imports_nothing_above_it() -> None:
     tree = ast.parse((REPO / "worker.py").read_text())
-    imported = {
-        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
-    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    nodes = list(ast.walk(tree))
+    imported = {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in nodes if isinstance(n, ast.ImportFrom) and n.module}
     assert imported, "worker.py imports nothing: the walk is broken"
     wrong = sorted(m for m in imported if m.startswith(WORKER_MAY_NOT_IMPORT))
     assert wrong == []
