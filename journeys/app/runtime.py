@@ -13,6 +13,7 @@ from journeys.process.settings import Settings
 from journeys.temporal.connect import client_for, ensure_search_attributes
 from journeys.temporal.embedded import start_embedded
 from journeys.temporal.schedules import sync_schedules
+from worker import build_worker
 
 log = logging.getLogger("journeys")
 
@@ -41,8 +42,6 @@ async def temporal_server(settings: Settings, *, ui: bool = True) -> AsyncIterat
 @asynccontextmanager
 async def running(settings: Settings, *, ui: bool = True) -> AsyncIterator[Client]:
     """Server and worker, for as long as the block runs."""
-    from worker import build_worker  # the worker module sits at the top level by design
-
     registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     async with temporal_server(settings, ui=ui) as client:
         await sync_schedules(client, registry, settings.task_queue)

@@ -38,6 +38,7 @@ from journeys.store.records import Store
 from journeys.store.tables import OutboxMessage
 from journeys.temporal.embedded import start_time_skipping
 from journeys.temporal.routing import Router
+from worker import build_worker
 
 
 class SimulationInputError(ValueError):
@@ -107,8 +108,6 @@ def read_events(path: Path) -> list[TimedEvent]:
 async def simulate(
     scenario: Scenario, customer: dict[str, Any], events: list[TimedEvent], templates_dir: Path
 ) -> Simulation:
-    from worker import build_worker  # top-level module by design
-
     with tempfile.TemporaryDirectory(prefix="journeys-simulate-") as folder:
         settings = Settings(
             data_dir=Path(folder), templates_dir=templates_dir, task_queue="simulate"
