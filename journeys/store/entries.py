@@ -18,9 +18,9 @@ from journeys.store.tracking_tables import JourneyFact
 
 
 class Journeys:
-    """Every journey writes one entry and three or more facts: both are Core statements
-    built once, no ORM session, which cost ~1 ms per insert on SQLite where the statement
-    itself takes ~0.05 ms."""
+    """Every journey writes one entry and three or more facts, so both are written with Core
+    statements built once, not an ORM Session: a Session cost ~1 ms per insert on SQLite
+    where the statement itself takes ~0.05 ms."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
