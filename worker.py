@@ -38,7 +38,7 @@ from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.logs import configure_logging
 from journeys.process.settings import Settings, SettingsError, load_settings
 from journeys.rendering.templating import Expressions, Templates
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.connect import connect, ensure_search_attributes
 from journeys.temporal.relay import Relay, relaying
 from journeys.temporal.routing import Router

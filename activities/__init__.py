@@ -15,7 +15,7 @@ from activities.journey_context import JourneyContextActivities
 from journeys.delivery.governance import Governance
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.rendering.templating import Expressions, Templates
-from journeys.store.records import Store
+from journeys.store import Store
 
 __all__ = ["DeliveryActivities", "JourneyContextActivities", "build_activities"]
 

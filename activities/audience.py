@@ -20,7 +20,7 @@ from activities.heartbeat import keep_alive
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.model.events import Event
 from journeys.model.scan_contracts import SCAN_AUDIENCE_PAGE, ScanPageRequest, ScanPageResult
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tracking_tables import AudienceEntry
 from journeys.temporal.routing import Router
 
@@ -50,9 +50,9 @@ class AudienceActivities:
                 non_retryable=True,
             )
         members, cursor = await asyncio.to_thread(
-            self.store.audience_page, audience, request.at, request.cursor, request.limit
+            self.store.audiences.page, audience, request.at, request.cursor, request.limit
         )
-        entries = await asyncio.to_thread(self.store.claim_audience, scenario.id, members)
+        entries = await asyncio.to_thread(self.store.audiences.claim, scenario.id, members)
         properties = {m.customer_id: m.properties for m in members}
         gate = asyncio.Semaphore(CONCURRENT_STARTS)
 
@@ -69,7 +69,7 @@ class AudienceActivities:
 
         await asyncio.gather(*(start(entry) for entry in entries))
         started = [entry.id for entry in entries if entry.id is not None]
-        await asyncio.to_thread(self.store.mark_audience_started, started, request.at)
+        await asyncio.to_thread(self.store.audiences.mark_started, started, request.at)
         activity.logger.info(
             "scan %s at %s: page after %r read %d members, started %d",
             scenario.id,

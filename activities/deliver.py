@@ -46,7 +46,8 @@ from journeys.model.contracts import DELIVER, ChannelDecision, DeliverRequest, D
 from journeys.process.metrics import DELIVERIES
 from journeys.rendering.context import build_context
 from journeys.rendering.templating import RenderedMessage, Templates
-from journeys.store.records import SENT, Store
+from journeys.store import Store
+from journeys.store.tables import SENT
 
 __all__ = ["REFUSED", "DeliveryActivities", "blocked"]
 
@@ -73,7 +74,7 @@ class DeliveryActivities:
         try:
             result = await self._deliver(request)
         except SentElsewhere:
-            rows = await asyncio.to_thread(self.store.deliveries_for_key, request.delivery_key)
+            rows = await asyncio.to_thread(self.store.ledger.for_key, request.delivery_key)
             return result_from_ledger(request, rows)
         for made in result.decisions:
             DELIVERIES.labels(made.channel, made.status.partition(":")[0]).inc()

@@ -30,7 +30,8 @@ from activities.ledger import (
 from journeys.delivery.governance import Governance
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
 from journeys.rendering.templating import LOYALTY_NAMES, Templates
-from journeys.store.records import RESERVED, SENT, Delivery, Store, blank_customer, customer_context
+from journeys.store import Store
+from journeys.store.tables import RESERVED, SENT, Delivery, blank_customer, customer_context
 
 NO_CONSENT = "suppressed:no-consent"
 DEFERRED = "deferred:quiet-hours"
@@ -99,7 +100,7 @@ class DeliveryPlanner:
     def first(self, request: DeliverRequest) -> Plan:
         """Reads (one transaction), then walks from where an earlier attempt stopped."""
         customer_id = request.context.customer_id
-        rows, row, suppressed = self.store.delivery_inputs(
+        rows, row, suppressed = self.store.ledger.attempt_inputs(
             request.delivery_key,
             customer_id,
             lambda customer: {c: getattr(customer, ADDRESS_FIELD[c]) for c in request.channels},
@@ -109,7 +110,7 @@ class DeliveryPlanner:
         customer = customer_context(row) if row is not None else blank_customer(customer_id)
         loyalty: dict[str, Any] = {}
         if self.templates.variables(request.template, request.channels) & LOYALTY_NAMES:
-            loyalty = self.store.loyalty_snapshot(customer_id, request.context.now)
+            loyalty = self.store.loyalty.snapshot(customer_id, request.context.now)
         ledger = {r.channel: r for r in rows}
         start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
         settled = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]
@@ -212,7 +213,7 @@ class DeliveryPlanner:
         if self.cap is None or request.purpose != "marketing":
             return self.record(request, channel, RESERVED, recipient=recipient)
         row = ledger_row(request, channel, RESERVED, recipient=recipient)
-        stored = self.store.reserve_within_cap(row, self.cap)
+        stored = self.store.ledger.reserve_within_cap(row, self.cap)
         if stored is not None and stored.status == SENT:
             raise SentElsewhere(channel)
         return stored
@@ -221,7 +222,7 @@ class DeliveryPlanner:
         self, request: DeliverRequest, channel: str, status: str, reason: str = "", **fields: Any
     ) -> Delivery:
         """Writes one ledger decision; raises ``SentElsewhere`` if the row was already sent."""
-        stored = self.store.record_delivery(ledger_row(request, channel, status, reason, **fields))
+        stored = self.store.ledger.record(ledger_row(request, channel, status, reason, **fields))
         if stored.status == SENT and status != SENT:
             raise SentElsewhere(channel)
         return stored

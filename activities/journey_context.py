@@ -53,8 +53,9 @@ from journeys.rendering.templating import (
     Expressions,
     unwrap_expression,
 )
+from journeys.store import Store
 from journeys.store.points import InsufficientPoints
-from journeys.store.records import JourneyEntry, Store, blank_customer
+from journeys.store.tables import JourneyEntry, blank_customer
 from journeys.store.tracking_tables import JourneyFact
 
 
@@ -81,8 +82,8 @@ class JourneyContextActivities:
 
     def _read_context(self, journey: JourneyContext, loyalty_needed: bool) -> dict[str, Any]:
         customer_id = journey.customer_id
-        customer = self.store.get_customer(customer_id) or blank_customer(customer_id)
-        loyalty = self.store.loyalty_snapshot(customer_id, journey.now) if loyalty_needed else {}
+        customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
+        loyalty = self.store.loyalty.snapshot(customer_id, journey.now) if loyalty_needed else {}
         return build_context(
             customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
         )
@@ -167,7 +168,7 @@ class JourneyContextActivities:
         customer_id = request.context.customer_id
         key = request.key
         if key:
-            done = await asyncio.to_thread(self.store.applied_update, key)
+            done = await asyncio.to_thread(self.store.customers.applied_update, key)
             if done is not None:
                 return done
         context = await self._context(request.context)
@@ -185,8 +186,10 @@ class JourneyContextActivities:
             raise _final(f"update: {where or 'a value'} cannot be stored: {why}", "InvalidUpdate")
         try:
             if key:
-                return await asyncio.to_thread(self.store.apply_update, customer_id, values, key)
-            await asyncio.to_thread(self.store.set_attributes, customer_id, values)
+                return await asyncio.to_thread(
+                    self.store.customers.apply_update, customer_id, values, key
+                )
+            await asyncio.to_thread(self.store.customers.set_attributes, customer_id, values)
         except ValueError as err:
             raise _final(f"update: {err}", "InvalidUpdate") from err
         return values
@@ -218,7 +221,7 @@ class JourneyContextActivities:
         )
         if points > 0:
             await asyncio.to_thread(
-                self.store.earn_points,
+                self.store.points.earn,
                 customer_id,
                 points,
                 source_ref=ref,
@@ -229,7 +232,7 @@ class JourneyContextActivities:
             return f"awarded {points} points"
         try:
             await asyncio.to_thread(
-                self.store.redeem_points,
+                self.store.points.redeem,
                 customer_id,
                 -points,
                 source_ref=ref,
@@ -242,7 +245,9 @@ class JourneyContextActivities:
 
     @activity.defn(name=RECORD_FACT)
     async def record_fact(self, request: FactRequest) -> None:
-        await asyncio.to_thread(self.store.record_fact, JourneyFact(**request.model_dump()))
+        await asyncio.to_thread(
+            self.store.journeys.record_fact, JourneyFact(**request.model_dump())
+        )
 
     @activity.defn(name=RECORD_ENTRY)
     async def record_entry(self, request: EntryRequest) -> bool:
@@ -259,7 +264,7 @@ class JourneyContextActivities:
             entered_at=request.now,
         )
         once = request.policy == "once"
-        return await asyncio.to_thread(self.store.record_entry, entry, once=once)
+        return await asyncio.to_thread(self.store.journeys.record_entry, entry, once=once)
 
 
 def _date_error(err: Exception, value: Any) -> str:

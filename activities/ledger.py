@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.store.records import RESERVED, SENT, Delivery
+from journeys.store.tables import RESERVED, SENT, Delivery
 
 # The profile field that holds a channel's address.
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": "push_token"}

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.model import scan_contracts as sc
 from journeys.model.limits import MAX_POINTS
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tables import utcnow
 from journeys.temporal.relay import route_pending
 from journeys.temporal.routing import Router
@@ -73,12 +73,12 @@ class LoyaltyActivities:
     ) -> dict[str, Any]:
         now = utcnow()
         at = min(occurred or now, now)  # a client clock ahead must not put it in the future
-        purchase, new = self.store.record_purchase(
+        purchase, new = self.store.loyalty.record_purchase(
             customer_id, amount, source_ref=ref, occurred_at=at, currency=currency
         )
         points = self.program.points_for(purchase.amount)
         if points > 0:
-            self.store.earn_points(
+            self.store.points.earn(
                 customer_id,
                 points,
                 source_ref=f"purchase/{ref}",
@@ -86,7 +86,7 @@ class LoyaltyActivities:
                 at=at,
                 rules=self.program.points,
             )
-        change = self.store.evaluate_tier(customer_id, now, self.program.tiers)
+        change = self.store.loyalty.evaluate_tier(customer_id, now, self.program.tiers)
         return {
             "new_purchase": new,
             "points": points,
@@ -95,13 +95,13 @@ class LoyaltyActivities:
 
     @activity.defn(name=sc.SETTLE_POINTS)
     async def settle_points(self, at: datetime) -> list[int]:
-        activated, expired = await asyncio.to_thread(self.store.settle_points, at)
+        activated, expired = await asyncio.to_thread(self.store.points.settle, at)
         return [activated, expired]
 
     @activity.defn(name=sc.REVIEW_TIERS_PAGE)
     async def review_tiers_page(self, at: datetime, cursor: str) -> tuple[int, str]:
         changes, last = await asyncio.to_thread(
-            self.store.review_tiers, at, self.program.tiers, after=cursor
+            self.store.loyalty.review_tiers, at, self.program.tiers, after=cursor
         )
         for change in changes:
             await self._route(change.customer_id)
@@ -109,11 +109,12 @@ class LoyaltyActivities:
 
     @activity.defn(name=sc.SCORE_RFM)
     async def score_rfm(self, at: datetime, run_id: str) -> int:
-        return await asyncio.to_thread(self.store.score_rfm, at, self.program.rfm, run_id)
+        return await asyncio.to_thread(self.store.loyalty.score_rfm, at, self.program.rfm, run_id)
 
     @activity.defn(name=sc.APPLY_RFM_PAGE)
     async def apply_rfm_page(self, run_id: str, cursor: str) -> tuple[int, str]:
-        changes, last = await asyncio.to_thread(self.store.apply_rfm_run, run_id, after=cursor)
+        apply = self.store.loyalty.apply_rfm_run
+        changes, last = await asyncio.to_thread(apply, run_id, after=cursor)
         for change in changes:
             await self._route(change.customer_id)
         return len(changes), last

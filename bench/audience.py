@@ -43,7 +43,8 @@ from journeys.model.events import Event  # noqa: E402
 from journeys.model.journey_state import JourneyInput  # noqa: E402
 from journeys.model.scan_contracts import ScanInput, ScanProgress  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
-from journeys.store.records import Customer, Store  # noqa: E402
+from journeys.store import Store  # noqa: E402
+from journeys.store.tables import Customer  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.routing import Router  # noqa: E402
 from workflows.audience_scan import AudienceScanWorkflow  # noqa: E402

@@ -44,7 +44,8 @@ from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
 from journeys.process.twilio_settings import TwilioSettings  # noqa: E402
-from journeys.store.records import Delivery, Store  # noqa: E402
+from journeys.store import Store  # noqa: E402
+from journeys.store.tables import Delivery  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.routing import Router  # noqa: E402
 
@@ -154,7 +155,7 @@ async def play_round(
     phones = [f"+336{first_number + i:08d}" for i in range(count)]
     numbers = set(phones)
     for customer, number in zip(customers, phones, strict=True):
-        store.upsert_customer(
+        store.customers.upsert(
             customer, phone=number, consent={"sms": True}, attributes={"first_name": "Ana"}
         )
     env = worker_env(

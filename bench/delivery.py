@@ -49,7 +49,7 @@ from journeys.model.events import Event  # noqa: E402
 from journeys.process.twilio_settings import TwilioSettings  # noqa: E402
 from journeys.rendering.context import build_context  # noqa: E402
 from journeys.rendering.templating import Templates  # noqa: E402
-from journeys.store.records import Store  # noqa: E402
+from journeys.store import Store  # noqa: E402
 from tests.http_sink import HttpSink, Reply  # noqa: E402
 
 CONCURRENCY = 20
@@ -121,7 +121,7 @@ async def measure(count: int, rounds: int, latency: float) -> tuple[Side, Side]:
             for number in range(rounds):
                 customers = [f"r{number}-{i}" for i in range(count)]  # fresh: under the cap
                 for customer in customers:
-                    store.upsert_customer(
+                    store.customers.upsert(
                         customer,
                         phone="+33612345678",
                         consent={"sms": True},
@@ -166,7 +166,7 @@ async def main(count: int, rounds: int) -> None:
 def sample_message(store: Store, customer_id: str) -> OutgoingMessage:
     """The message the deliver activity renders for one customer, for the bare loop's form."""
     req = request(customer_id)
-    customer = store.get_customer(customer_id) or {}
+    customer = store.customers.get(customer_id) or {}
     context = build_context(customer, req.context.event, req.context.now)
     rendered = Templates(REPO / "templates").render(req.template, "sms", "en", context)
     return OutgoingMessage(

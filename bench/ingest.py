@@ -37,7 +37,7 @@ from journeys.loyalty.program import LoyaltyProgram  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
 from journeys.model.journey_state import JourneyInput  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
-from journeys.store.records import Store  # noqa: E402
+from journeys.store import Store  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.relay import CONCURRENT_CUSTOMERS, Relay, relaying  # noqa: E402
 
@@ -59,7 +59,7 @@ def events(prefix: str, count: int) -> list[dict[str, object]]:
 
 
 async def drained(store: Store) -> None:
-    while await asyncio.to_thread(store.pending_count):
+    while await asyncio.to_thread(store.events.pending_count):
         await asyncio.sleep(0.05)
 
 
@@ -101,7 +101,7 @@ async def main(count: int) -> None:
         settings = Settings(data_dir=Path(folder), task_queue=QUEUE)
         store = Store(settings.store_url)
         store.create_schema()
-        key, _ = store.create_api_key("bench")
+        key, _ = store.access.create_key("bench")
         env = await start_embedded(settings.model_copy(update={"embedded_port": 0}), ui=False)
         try:
             link = TemporalLink(settings, registry, LoyaltyProgram(), env.client)

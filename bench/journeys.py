@@ -35,7 +35,7 @@ from journeys.delivery.governance import Governance  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
 from journeys.rendering.templating import Expressions, Templates  # noqa: E402
-from journeys.store.records import Store  # noqa: E402
+from journeys.store import Store  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.routing import Router  # noqa: E402
 from worker import build_worker, precompile  # noqa: E402
@@ -148,7 +148,7 @@ async def main(count: int, rounds: int) -> None:
                 for number in range(rounds):
                     customers = [f"bench-{number}-{i}" for i in range(count)]
                     for customer in customers:
-                        store.upsert_customer(
+                        store.customers.upsert(
                             customer, email=f"{customer}@example.com", consent={"email": True}
                         )
                     interpreted.append(await interpreted_round(skipping, router, customers))

@@ -14,7 +14,7 @@ import httpx
 from journeys.api import create_app, serving
 from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 
 UNSUBSCRIBE = UnsubscribeSettings(
     secret_key="test-only-unsubscribe-secret-0123456789abcdef",

@@ -16,7 +16,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.delivery.governance import Governance
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.embedded import start_time_skipping
 from journeys.temporal.routing import Router
 from worker import build_worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage, PermanentChannelError
 from activities.channels.outbox import OutboxAdapter
-from journeys.store.records import Store
+from journeys.store import Store
 
 __all__ = [
     "ChannelAdapter",

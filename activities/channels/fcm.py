@@ -53,7 +53,7 @@ from activities.channels.http import (
     post,
     transient,
 )
-from journeys.store.records import Store
+from journeys.store import Store
 
 __all__ = [
     "FCM_SCOPE",
@@ -331,8 +331,8 @@ def _forget_token(store: Store, customer_id: str, token: str) -> bool:
     A read then a write, not one statement: a token registered in between by the app would
     be lost only if it arrived in the same instant, and the next app start registers it again.
     """
-    customer = store.get_customer(customer_id)
+    customer = store.customers.get(customer_id)
     if customer is None or customer.get("push_token") != token:
         return False
-    store.upsert_customer(customer_id, push_token=None)
+    store.customers.upsert(customer_id, push_token=None)
     return True

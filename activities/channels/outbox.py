@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage
-from journeys.store.records import OutboxMessage, Store
+from journeys.store import Store
+from journeys.store.tables import OutboxMessage
 
 
 class OutboxAdapter(ChannelAdapter):
@@ -31,5 +32,5 @@ class OutboxAdapter(ChannelAdapter):
             template_file=message.template_file,
             journey_time=message.journey_time,
         )
-        stored = await asyncio.to_thread(self.store.insert_outbox, row)
+        stored = await asyncio.to_thread(self.store.outbox.insert, row)
         return f"outbox-{stored.id}"

@@ -25,7 +25,7 @@ from activities.channels.smtp import SmtpAdapter, SmtpSettings
 from activities.channels.twilio import TwilioAdapter
 from activities.channels.webhook import WebhookAdapter, WebhookSettings
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 
 Provider = Literal["auto", "outbox", "smtp", "sendgrid", "twilio", "fcm", "webhook"]
 # Providers ``auto`` looks for, in order; the webhook is used only when chosen by name.

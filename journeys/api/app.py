@@ -41,7 +41,7 @@ from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.process.metrics import EVENTS_FAILED, EVENTS_PENDING
 from journeys.process.settings import Settings, SettingsError
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.relay import Relay
 
 log = logging.getLogger("journeys.api")
@@ -115,16 +115,16 @@ def create_app(
         """Prometheus text: events accepted, routing lag, pending and failed events,
         deliveries."""
         state: ApiState = app.state.journeys
-        EVENTS_PENDING.set(await asyncio.to_thread(state.store.pending_count))
-        EVENTS_FAILED.set(await asyncio.to_thread(state.store.failed_count))
+        EVENTS_PENDING.set(await asyncio.to_thread(state.store.events.pending_count))
+        EVENTS_FAILED.set(await asyncio.to_thread(state.store.events.failed_count))
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> dict[str, str]:
         """Ready when the store answers: events can be accepted (routing may lag)."""
         state: ApiState = app.state.journeys
-        pending = await asyncio.to_thread(state.store.pending_count)
-        failed = await asyncio.to_thread(state.store.failed_count)
+        pending = await asyncio.to_thread(state.store.events.pending_count)
+        failed = await asyncio.to_thread(state.store.events.failed_count)
         return {"status": "ready", "pending_events": str(pending), "failed_events": str(failed)}
 
     return app

@@ -29,7 +29,7 @@ async def api_key(
     key = credentials.credentials.strip() if credentials else ""
     row = None
     if key and key.isprintable():
-        row = await asyncio.to_thread(state.store.verify_api_key, key)
+        row = await asyncio.to_thread(state.store.access.verify_key, key)
     if row is None:
         raise HTTPException(
             status_code=401,

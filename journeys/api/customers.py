@@ -139,7 +139,7 @@ async def identify(
         problem = checked.problems[0]
         raise _unprocessable(problem.field, problem.message)
     await asyncio.to_thread(
-        state.store.identify_customer,
+        state.store.customers.identify,
         customer_id,
         profile=checked.columns,
         attributes=checked.attributes,
@@ -170,10 +170,10 @@ async def journeys(customer_id: CustomerIdPath, state: State, _: Authorized) -> 
 
 async def _read(state: ApiState, customer_id: str) -> CustomerOut:
     def load() -> CustomerOut | None:
-        customer = state.store.get_customer(customer_id)
+        customer = state.store.customers.get(customer_id)
         if customer is None:
             return None
-        return CustomerOut(customer=customer, **state.store.loyalty_snapshot(customer_id, utcnow()))
+        return CustomerOut(customer=customer, **state.store.loyalty.snapshot(customer_id, utcnow()))
 
     found = await asyncio.to_thread(load)
     if found is None:

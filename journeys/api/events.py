@@ -91,7 +91,7 @@ def _check_sizes(state: ApiState, events: list[Event], *, batch: bool) -> None:
 
 
 async def _store(state: ApiState, events: list[Event], endpoint: str) -> list[bool]:
-    fresh = await asyncio.to_thread(state.store.record_events, events)
+    fresh = await asyncio.to_thread(state.store.events.record_many, events)
     for new in fresh:
         EVENTS_ACCEPTED.labels(endpoint=endpoint, duplicate=str(not new).lower()).inc()
     if state.relay is not None:

@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from journeys.api.signatures import timestamp_is_fresh, verify_sendgrid, verify_twilio
 from journeys.api.state import ApiState, api_state
 from journeys.model.json_values import text_problem
-from journeys.store.records import Store
+from journeys.store import Store
 
 log = logging.getLogger("journeys.api.webhooks")
 router = APIRouter(tags=["provider webhooks"])
@@ -131,7 +131,7 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
         reason = f"Twilio error {report.error_code}"
         if report.error_message:
             reason += f": {report.error_message}"
-    row = store.record_provider_status(
+    row = store.ledger.record_provider_status(
         report.delivery_key, "sms", report.status, reason=reason, message_id=report.message_sid
     )
     if row is None:
@@ -148,7 +148,7 @@ def apply_twilio_report(store: Store, report: TwilioReport) -> None:
     permanent = SMS_PERMANENT_ERRORS.get(report.error_code)
     address = row.recipient or report.to
     if permanent and report.status in ("undelivered", "failed") and address:
-        store.suppress("sms", address, f"twilio {report.error_code}: {permanent}")
+        store.consent.suppress("sms", address, f"twilio {report.error_code}: {permanent}")
 
 
 # SendGrid -------------------------------------------------------------------------------
@@ -207,28 +207,28 @@ def _apply_sendgrid_event(store: Store, event: Mapping[str, Any]) -> int:
     row = None
     if key and kind in SENDGRID_STATUSES:
         message_id = _text(event.get("sg_message_id"))
-        row = store.record_provider_status(
+        row = store.ledger.record_provider_status(
             key, "email", status, reason=reason, at=_at(event), message_id=message_id
         )
         if row is None:
             log.info("SendGrid %s for unknown delivery %s: ignored", kind, key)
     elif key:
-        row = next((r for r in store.deliveries_for_key(key) if r.channel == "email"), None)
+        row = next((r for r in store.ledger.for_key(key) if r.channel == "email"), None)
     address = _text(event.get("email")) or (row.recipient if row else "") or ""
     customer_id = (row.customer_id if row else "") or _text(event.get("customer_id"))
     if address and status == "bounce":
-        store.suppress("email", address, f"hard bounce (sendgrid): {reason}".rstrip(": "))
+        store.consent.suppress("email", address, f"hard bounce (sendgrid): {reason}".rstrip(": "))
     elif address and kind == "dropped" and _text(event.get("reason")) in DROPS_THAT_SUPPRESS:
-        store.suppress("email", address, f"dropped by sendgrid: {event.get('reason')}")
+        store.consent.suppress("email", address, f"dropped by sendgrid: {event.get('reason')}")
     elif kind == "spamreport":
         if address:
-            store.suppress("email", address, "spam complaint (sendgrid)")
+            store.consent.suppress("email", address, "spam complaint (sendgrid)")
         if customer_id:
-            store.set_consent(
+            store.consent.set(
                 customer_id, "email", False, source="spam-complaint", detail=f"sendgrid {key}"
             )
     elif kind in SENDGRID_UNSUBSCRIBES and customer_id:
-        store.set_consent(
+        store.consent.set(
             customer_id, "email", False, source="provider-unsubscribe", detail=f"sendgrid {kind}"
         )
     return 1 if row is not None and kind in SENDGRID_STATUSES else 0

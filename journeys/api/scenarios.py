@@ -69,4 +69,4 @@ async def funnel(
         raise HTTPException(status_code=404, detail=f"no scenario '{scenario_id}'")
     until = until or utcnow()
     since = since or until - timedelta(days=30)
-    return await asyncio.to_thread(state.store.funnel, scenario, since, until)
+    return await asyncio.to_thread(state.store.journeys.funnel, scenario, since, until)

@@ -22,7 +22,7 @@ from temporalio.client import Client
 from journeys.api.temporal_link import TemporalLink
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.relay import Relay, relaying
 
 

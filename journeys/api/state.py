@@ -19,7 +19,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.relay import Relay
 
 

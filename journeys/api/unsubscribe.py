@@ -68,7 +68,7 @@ async def confirm(token: str, state: State) -> Response:
     target = _target(token, state)
     if isinstance(target, Response):
         return target
-    customer = await asyncio.to_thread(state.store.get_customer, target.customer_id)
+    customer = await asyncio.to_thread(state.store.customers.get, target.customer_id)
     noun = NOUNS[target.channel]
     who = _masked(customer, target.channel)
     if customer is not None and not customer["consent"].get(target.channel):
@@ -98,7 +98,7 @@ async def unsubscribe(token: str, request: Request, state: State) -> Response:
     how = "one-click" if one_click else "confirmation page" if body else "empty post"
     detail = f"{how}; link for {target.purpose} messages"
     changed = await asyncio.to_thread(
-        state.store.set_consent,
+        state.store.consent.set,
         target.customer_id,
         target.channel,
         False,

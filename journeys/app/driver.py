@@ -22,7 +22,7 @@ from journeys.model.events import Event
 from journeys.model.journey_state import JourneyState, journey_id
 from journeys.model.profile import PROFILE_FIELDS
 from journeys.model.scan_contracts import ScanInput, ScanProgress
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.ingest import ingest
 from journeys.temporal.routing import Router, RouteResult
 
@@ -64,7 +64,7 @@ class JourneyDriver:
         profile.setdefault("email", f"{customer_id}@example.com")
         profile.setdefault("consent", {"email": True})
         attributes = {k: profile.pop(k) for k in list(profile) if k not in PROFILE_FIELDS}
-        self.store.upsert_customer(customer_id, attributes=attributes, **profile)
+        self.store.customers.upsert(customer_id, attributes=attributes, **profile)
         return customer_id
 
     async def send(
@@ -136,4 +136,4 @@ class JourneyDriver:
 
     def sent(self, customer_id: str) -> list[tuple[str, str]]:
         """(step id, channel) of every outbox message for the customer, oldest first."""
-        return [(m.step_id, m.channel) for m in self.store.outbox_for(customer_id)]
+        return [(m.step_id, m.channel) for m in self.store.outbox.for_customer(customer_id)]

@@ -34,7 +34,7 @@ from journeys.model.journey_state import JourneyState, TimelineEntry
 from journeys.model.profile import PROFILE_FIELDS
 from journeys.model.scenario import Scenario
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tables import OutboxMessage
 from journeys.temporal.embedded import start_time_skipping
 from journeys.temporal.routing import Router
@@ -117,14 +117,14 @@ async def simulate(
         profile = dict(customer)
         customer_id = str(profile.pop("id"))
         attributes = profile.pop("attributes", {})
-        store.upsert_customer(customer_id, attributes=attributes, **profile)
+        store.customers.upsert(customer_id, attributes=attributes, **profile)
         async with private_server() as env, build_worker(env.client, settings, store=store):
             router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
             driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
             state, failure = await _play(driver, scenario.id, customer_id, events)
             errors = [_error(e) for e in state.timeline if _is_error(e)]
             errors += [failure] if failure else []
-            return Simulation(state, store.outbox_for(customer_id), errors)
+            return Simulation(state, store.outbox.for_customer(customer_id), errors)
 
 
 @contextlib.asynccontextmanager

@@ -36,7 +36,7 @@ def audience(
     table = Table("customer", "occasion", "trigger event properties")
     total, cursor = 0, ""
     while True:
-        page, cursor = store.audience_page(scenario.trigger.audience, moment, cursor, 1000)
+        page, cursor = store.audiences.page(scenario.trigger.audience, moment, cursor, 1000)
         for member in page[: max(0, SHOWN - total)]:
             table.add_row(member.customer_id, member.occasion, str(member.properties or ""))
         total += len(page)

@@ -18,7 +18,7 @@ from journeys.process.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from journeys.authoring.registry import ScenarioRegistry
     from journeys.model.scenario import Scenario
-    from journeys.store.records import Store
+    from journeys.store import Store
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ def command_settings() -> Settings:
 
 def open_store(config: Settings | None = None) -> Store:
     """The configured store, its schema made current: what every command reading it opens."""
-    from journeys.store.records import Store
+    from journeys.store import Store
 
     store = Store((config or command_settings()).store_url)
     store.create_schema()

@@ -24,7 +24,7 @@ from journeys.model.channels import CHANNELS
 from journeys.store.tables import utcnow
 
 if TYPE_CHECKING:
-    from journeys.store.records import Store
+    from journeys.store import Store
 
 
 customers_app = typer.Typer(
@@ -114,10 +114,10 @@ def show(
 
 def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
     """Everything ``show`` prints, as plain data (the ``--json`` output)."""
-    row = store.get_customer_row(customer_id)
+    row = store.customers.row(customer_id)
     if row is None:
         return None
-    last_change = {change.channel: change for change in store.consent_changes(customer_id)}
+    last_change = {change.channel: change for change in store.consent.changes(customer_id)}
     consent = {}
     for channel in CHANNELS:
         change = last_change.get(channel)
@@ -138,13 +138,12 @@ def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
         "attributes": dict(row.attributes or {}),
     }
     # Loyalty is optional: a store without these tables (or an older one) still shows the rest.
-    if hasattr(store, "points_summary"):
-        report["points"] = _plain(store.points_summary(customer_id, utcnow()))
-    if hasattr(store, "tier_of"):
-        report["tier"] = _plain(store.tier_of(customer_id))
-    if hasattr(store, "segment_of"):
-        report["segment"] = _plain(store.segment_of(customer_id))
-    deliveries = store.deliveries_for(customer_id)[-DELIVERIES_SHOWN:]
+    if hasattr(store, "points"):
+        report["points"] = _plain(store.points.summary(customer_id, utcnow()))
+    if hasattr(store, "loyalty"):
+        report["tier"] = _plain(store.loyalty.tier_of(customer_id))
+        report["segment"] = _plain(store.loyalty.segment_of(customer_id))
+    deliveries = store.ledger.for_customer(customer_id)[-DELIVERIES_SHOWN:]
     report["deliveries"] = [
         {
             "at": d.created_at,

@@ -19,7 +19,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.cli.tables import console, outbox_table, status_table
 from journeys.loyalty.program import Expiry, LoyaltyProgram, PointsRules
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 
 CART, VIP, BIRTHDAY, EXPIRY = "abandoned-cart", "vip-invite", "birthday", "points-expiry"
@@ -39,7 +39,7 @@ async def run_demo(client: Client, settings: Settings) -> None:
 
     def customer(name: str, **profile: object) -> str:
         customer_id = f"{name.lower()}-{run}"
-        store.upsert_customer(
+        store.customers.upsert(
             customer_id,
             email=f"{name.lower()}@example.com",
             attributes={"first_name": name},
@@ -94,12 +94,12 @@ async def run_demo(client: Client, settings: Settings) -> None:
     await driver.scan(BIRTHDAY, tomorrow_in_tokyo)
     console.print("[bold]Fay[/] has 500 welcome points that expire in 20 days; she spends 200.")
     now = datetime.now(UTC)
-    store.earn_points(
+    store.points.earn(
         fay, 500, source_ref=f"{fay}/welcome", reason="welcome", at=now, rules=WELCOME_BONUS
     )
     await driver.scan(EXPIRY, now)
     await driver.idle(EXPIRY, fay)
-    store.redeem_points(fay, 200, source_ref=f"{fay}/order", reason="order", at=now)
+    store.points.redeem(fay, 200, source_ref=f"{fay}/order", reason="order", at=now)
 
     await driver.finish(CART, ana)
     await driver.finish(CART, ben)
@@ -111,7 +111,7 @@ async def run_demo(client: Client, settings: Settings) -> None:
         await driver.idle(VIP, vip_customer)
 
     people = (ana, ben, chloe, dan, eve, fay)
-    messages = [m for c in people for m in store.outbox_for(c)]
+    messages = [m for c in people for m in store.outbox.for_customer(c)]
     console.print(outbox_table(sorted(messages, key=lambda m: (m.customer_id, m.journey_time))))
     states = [
         (f"{scenario} / {c}", await driver.state(scenario, c))

@@ -278,7 +278,7 @@ def outbox(
     customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
 ) -> None:
     """The latest messages that went out through the outbox channel, rendered."""
-    messages = _store().latest_outbox(limit, customer_id=customer)
+    messages = _store().outbox.latest(limit, customer_id=customer)
     if not messages:
         console.print("the outbox is empty: run 'journeys demo' or send events")
         return

@@ -28,7 +28,9 @@ def stats(
     store = open_store(settings)
     until = utcnow()
     for scenario in sorted(chosen, key=lambda s: s.id):
-        console.print(funnel_table(store.funnel(scenario, until - timedelta(days=days), until)))
+        console.print(
+            funnel_table(store.journeys.funnel(scenario, until - timedelta(days=days), until))
+        )
 
 
 def funnel_table(funnel: Funnel) -> Table:

@@ -21,7 +21,7 @@ from typing import Any
 
 from journeys.customers.profiles import check_profile
 from journeys.model.channels import CHANNELS
-from journeys.store.records import Store
+from journeys.store import Store
 
 BATCH_SIZE = 500
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -105,7 +105,7 @@ def write_file(
 
     def flush() -> None:
         nonlocal imported, created
-        created += store.identify_many(batch, source=source)
+        created += store.customers.identify_many(batch, source=source)
         imported += len(batch)
         if on_batch is not None:
             on_batch(len(batch))

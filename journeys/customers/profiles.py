@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from journeys.model.profile import PROFILE_FIELDS, check_profile_value
-from journeys.store.records import Store
+from journeys.store import Store
 
 # Names an attribute may not take: the context shows the profile field, never the attribute.
 _NOT_ATTRIBUTES = frozenset((*PROFILE_FIELDS, "id"))
@@ -93,7 +93,7 @@ def identify(
     checked = check_profile(customer_id, profile)
     if checked.problems:
         raise checked.problems[0]
-    return store.identify_customer(
+    return store.customers.identify(
         customer_id,
         profile=checked.columns,
         attributes=checked.attributes,

@@ -49,7 +49,7 @@ def build_context(
     loyalty: dict[str, Any] | None = None,
     constants: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``loyalty``: ``Store.loyalty_snapshot`` (points, tier, segment), read with the customer."""
+    """``loyalty``: ``store.loyalty.snapshot`` (points, tier, segment), read with the customer."""
     loyalty = loyalty or {}
     return {
         "customer": customer,

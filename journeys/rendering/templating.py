@@ -313,7 +313,7 @@ def _joined(chunks: Any, file: str) -> str:
     return "".join(parts).strip()
 
 
-# Context names read from the loyalty store (``Store.loyalty_snapshot``).
+# Context names read from the loyalty store (``store.loyalty.snapshot``).
 LOYALTY_NAMES = frozenset({"points", "tier", "segment"})
 
 

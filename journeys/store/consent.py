@@ -1,4 +1,5 @@
-"""Consent changes and the suppression list. Mixed into ``Store``."""
+"""Consent and the suppression list: who agreed to hear from us on which channel, with the
+log that proves it, and which addresses must never be sent to again."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from sqlmodel import Session, col, select
 
 from journeys.model.channels import CHANNELS
 from journeys.model.profile import normalize_address
+from journeys.store.engine import Database
 from journeys.store.tables import ConsentChange, Customer, Suppression, apply_profile, utcnow
 
 
-class ConsentRecords:
-    _session: Any  # provided by Store: a locked, short-lived Session
-    _connection: Any  # provided by Store: a locked Core connection
-
-    # Suppression list and consent -----------------------------------------------------
+class Consent:
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def suppress(self, channel: str, address: str, reason: str) -> bool:
         """Puts an address on the suppression list; False if it was already there.
@@ -28,7 +28,7 @@ class ConsentRecords:
         row = Suppression(
             channel=channel, address=normalize_address(channel, address), reason=reason[:1000]
         )
-        with self._session() as session:
+        with self._database.session() as session:
             if self._suppression(session, row.channel, row.address) is not None:
                 return False
             session.add(row)
@@ -41,11 +41,11 @@ class ConsentRecords:
 
     def suppressed_channels(self, addresses: Mapping[str, str | None]) -> set[str]:
         """Which of these (channel → address) pairs are on the suppression list; one query."""
-        with self._connection() as connection:
+        with self._database.connection() as connection:
             return suppressed_among(connection, addresses)
 
     def suppressions(self, channel: str | None = None) -> list[Suppression]:
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(Suppression)
             if channel is not None:
                 query = query.where(Suppression.channel == channel)
@@ -58,7 +58,7 @@ class ConsentRecords:
         )
         return session.exec(query).first()
 
-    def set_consent(
+    def set(
         self,
         customer_id: str,
         channel: str,
@@ -77,7 +77,7 @@ class ConsentRecords:
         """
         if channel not in CHANNELS:
             raise ValueError(f"consent channel '{channel}' must be one of {', '.join(CHANNELS)}")
-        with self._session() as session:
+        with self._database.session() as session:
             # FOR UPDATE (PostgreSQL): two clicks at once must not both log a change.
             row = session.get(Customer, customer_id, with_for_update=True)
             if row is None or bool((row.consent or {}).get(channel, False)) == granted:
@@ -98,9 +98,9 @@ class ConsentRecords:
             session.commit()
             return True
 
-    def consent_changes(self, customer_id: str) -> list[ConsentChange]:
+    def changes(self, customer_id: str) -> list[ConsentChange]:
         """Oldest first: the customer's consent history."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(ConsentChange).where(ConsentChange.customer_id == customer_id)
             return list(session.exec(query.order_by(col(ConsentChange.id))).all())
 

@@ -1,16 +1,18 @@
-"""Engines for the store: one pool per URL, SQLite tuned for a worker, additive upgrades."""
+"""Engines for the store: one pool per URL, SQLite tuned for a worker, additive upgrades,
+and the ``Database`` every part of the store opens its transactions through."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 # Below the local activities' 30 s start-to-close timeout: a write stuck behind a lock fails
 # (and is retried) before Temporal gives up on the attempt while its thread still runs.
@@ -53,6 +55,30 @@ def writer_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
         return contextlib.nullcontext()
     with _engines_lock:
         return _sqlite_locks.setdefault(engine, threading.Lock())
+
+
+class Database:
+    """The one engine the store's parts share, and the only two ways they open a transaction.
+
+    Every transaction is short and self-contained (activities call the parts through
+    ``asyncio.to_thread``), and on SQLite each one first queues on ``writer_lock``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection (commit as you go; what is not committed is rolled back)."""
+        with writer_lock(self.engine), self.engine.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        # Rows stay readable after commit: callers get plain, detached objects.
+        with writer_lock(self.engine), Session(self.engine, expire_on_commit=False) as session:
+            yield session
 
 
 def _create_engine(url: str) -> Engine:

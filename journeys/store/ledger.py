@@ -1,5 +1,5 @@
 """The delivery ledger: one row per (delivery key, channel), the frequency cap, provider
-statuses. Mixed into ``Store``."""
+statuses. What makes a send happen at most once per key, whatever retries Temporal makes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from journeys.delivery.frequency_cap import FrequencyCap
 from journeys.store.consent import suppressed_among
+from journeys.store.engine import Database
 from journeys.store.ledger_statements import (
     COUNT_CAPPED,
     CUSTOMER,
@@ -38,26 +39,24 @@ PROVIDER_STATUS_RANK: dict[str, int] = {
 }
 
 
-class LedgerRecords:
+class Ledger:
     """The deliver activity's reads and writes use SQLAlchemy Core with statements built once
     (``ledger_statements``), no ORM session: they run for every message, and a Session cost
     ~1 ms per write on SQLite where the statements themselves take ~0.05 ms."""
 
-    _session: Any  # provided by Store: a locked, short-lived Session
-    _connection: Any  # provided by Store: a locked Core connection (commit as you go)
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    # Delivery ledger ------------------------------------------------------------------
-
-    def deliveries_for_key(self, delivery_key: str) -> list[Delivery]:
-        with self._connection() as connection:
+    def for_key(self, delivery_key: str) -> list[Delivery]:
+        with self._database.connection() as connection:
             return _ledger_rows(connection, delivery_key)
 
-    def deliveries_for(self, customer_id: str) -> list[Delivery]:
-        with self._session() as session:
+    def for_customer(self, customer_id: str) -> list[Delivery]:
+        with self._database.session() as session:
             query = select(Delivery).where(Delivery.customer_id == customer_id)
             return list(session.exec(query.order_by(col(Delivery.id))).all())
 
-    def delivery_inputs(
+    def attempt_inputs(
         self, delivery_key: str, customer_id: str, addresses: Callable[[Any], Mapping[str, Any]]
     ) -> tuple[list[Delivery], Any, set[str]]:
         """What a delivery attempt decides on, read in one transaction: the key's ledger rows,
@@ -65,13 +64,13 @@ class LedgerRecords:
 
         ``addresses`` maps the customer row to the (channel → address) pairs to check.
         """
-        with self._connection() as connection:
+        with self._database.connection() as connection:
             rows = _ledger_rows(connection, delivery_key)
             customer = connection.execute(CUSTOMER, {"customer": customer_id}).first()
             pairs = addresses(customer) if customer is not None else {}
             return rows, customer, suppressed_among(connection, pairs)
 
-    def record_delivery(self, entry: Delivery) -> Delivery:
+    def record(self, entry: Delivery) -> Delivery:
         """Inserts the ledger row for (delivery_key, channel), or moves it on; returns it as stored.
 
         On update only status, reason, provider message id and recipient change: who and
@@ -84,7 +83,7 @@ class LedgerRecords:
 
         Callers compare the returned row's status with the one they wrote.
         """
-        with self._connection() as connection:
+        with self._database.connection() as connection:
             return _write_ledger(connection, entry)
 
     def reserve_within_cap(self, entry: Delivery, cap: FrequencyCap) -> Delivery | None:
@@ -97,7 +96,7 @@ class LedgerRecords:
         customer count and reserve one after the other, never both under the cap.
         """
         assert entry.journey_time is not None and entry.status == RESERVED
-        with self._connection() as connection:
+        with self._database.connection() as connection:
             connection.execute(LOCK_CUSTOMER, {"customer": entry.customer_id})
             counted = connection.execute(
                 COUNT_CAPPED,
@@ -155,7 +154,7 @@ class LedgerRecords:
                 updated_at=utcnow(),
             )
         )
-        with self._connection() as connection:
+        with self._database.connection() as connection:
             connection.execute(statement)
             connection.commit()
             row = connection.execute(ROW, {"key": delivery_key, "channel_": channel}).first()
@@ -169,7 +168,7 @@ def _ledger_rows(connection: Connection, delivery_key: str) -> list[Delivery]:
 
 
 def _write_ledger(connection: Connection, entry: Delivery) -> Delivery:
-    """``record_delivery`` inside the caller's transaction, which it commits."""
+    """``Ledger.record`` inside the caller's transaction, which it commits."""
     this_row = {"key": entry.delivery_key, "channel_": entry.channel}
     if connection.execute(ROW_ID, this_row).first() is None:
         values = {name: getattr(entry, name) for name in INSERTED}

@@ -1,4 +1,4 @@
-"""Purchases, tier evaluation and RFM scoring. Mixed into ``Store``.
+"""Purchases, tier evaluation and RFM scoring, and the loyalty snapshot templates read.
 
 * A purchase is recorded once per ``source_ref`` (the event id): a replayed or retried
   ``purchase`` event neither counts twice toward the tier nor scores twice in RFM.
@@ -24,11 +24,13 @@ from sqlmodel import Session, col, select
 
 from journeys.loyalty.program import RfmRules, TierRules
 from journeys.loyalty.segments import SEGMENTS
+from journeys.store.engine import Database
 from journeys.store.loyalty_tables import CustomerSegment, Purchase, RfmScore, TierState
+from journeys.store.points import Points
 from journeys.store.tables import Customer, UTCDateTime
 from journeys.store.tracking_tables import derived_event
 
-__all__ = ["LoyaltyRecords", "SegmentChange", "TierChange"]
+__all__ = ["Loyalty", "SegmentChange", "TierChange"]
 
 _RETRIES = 3  # a unique-key conflict is a racing writer: re-read and try again
 
@@ -52,8 +54,22 @@ class SegmentChange:
     m: int
 
 
-class LoyaltyRecords:
-    _session: Any  # provided by Store: a locked, short-lived Session
+class Loyalty:
+    """Takes the points wallet: the snapshot templates read shows points beside the tier."""
+
+    def __init__(self, database: Database, points: Points) -> None:
+        self._database = database
+        self._points = points
+
+    def snapshot(self, customer_id: str, at: datetime) -> dict[str, Any]:
+        """What templates see as ``points``, ``tier`` and ``segment``, read fresh at ``at``."""
+        tier = self.tier_of(customer_id)
+        segment = self.segment_of(customer_id)
+        return {
+            "points": self._points.summary(customer_id, at),
+            "tier": tier.tier if tier else None,
+            "segment": segment.segment if segment else None,
+        }
 
     # Purchases ------------------------------------------------------------------------
 
@@ -73,7 +89,7 @@ class LoyaltyRecords:
             raise ValueError(f"a purchase amount must be a number >= 0, not {amount}")
         query = select(Purchase).where(Purchase.source_ref == source_ref)
         for _ in range(_RETRIES):  # a racing insert of this purchase, or of this customer
-            with self._session() as session:
+            with self._database.session() as session:
                 existing = session.exec(query).first()
                 if existing is not None:
                     return existing, False
@@ -95,14 +111,14 @@ class LoyaltyRecords:
         raise RuntimeError(f"purchase '{source_ref}' kept conflicting with other writers")
 
     def purchases_for(self, customer_id: str) -> list[Purchase]:
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(Purchase).where(Purchase.customer_id == customer_id)
             return list(session.exec(query.order_by(col(Purchase.occurred_at))).all())
 
     # Tiers ----------------------------------------------------------------------------
 
     def tier_of(self, customer_id: str) -> TierState | None:
-        with self._session() as session:
+        with self._database.session() as session:
             return session.get(TierState, customer_id)
 
     def evaluate_tier(self, customer_id: str, at: datetime, rules: TierRules) -> TierChange | None:
@@ -116,7 +132,7 @@ class LoyaltyRecords:
         """
         lowest = rules.levels[0].name
         for _ in range(_RETRIES):
-            with self._session() as session:
+            with self._database.session() as session:
                 state = session.get(TierState, customer_id, with_for_update=True)
                 when = max(at, state.evaluated_at) if state is not None else at
                 spend = _spend(session, customer_id, when - rules.window, when)
@@ -159,7 +175,7 @@ class LoyaltyRecords:
     ) -> tuple[list[TierChange], str]:
         """Re-evaluates one page of the customers that have a tier (customer_id > ``after``,
         in order); returns the changes and the id to pass as ``after`` next ("": done)."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = (
                 select(TierState.customer_id)
                 .where(col(TierState.customer_id) > after)
@@ -173,7 +189,7 @@ class LoyaltyRecords:
     # RFM ------------------------------------------------------------------------------
 
     def segment_of(self, customer_id: str) -> CustomerSegment | None:
-        with self._session() as session:
+        with self._database.session() as session:
             return session.get(CustomerSegment, customer_id)
 
     def score_rfm(self, at: datetime, rules: RfmRules, run_id: str) -> int:
@@ -187,7 +203,7 @@ class LoyaltyRecords:
         """
         scores = RfmScore.__table__
         done = select(func.count()).select_from(scores).where(scores.c.run_id == run_id)
-        with self._session() as session:
+        with self._database.session() as session:
             if session.exec(done).one():
                 return 0
             dialect = session.get_bind().dialect.name
@@ -211,7 +227,7 @@ class LoyaltyRecords:
         (an earlier run applied late) is skipped rather than moving the customer back.
         """
         for _ in range(_RETRIES):  # a racing apply created a segment row first
-            with self._session() as session:
+            with self._database.session() as session:
                 query = (
                     select(RfmScore)
                     .where(RfmScore.run_id == run_id, col(RfmScore.customer_id) > after)

@@ -1,4 +1,4 @@
-"""The points wallet: earn, redeem, settle (activate, expire), summaries. Mixed into ``Store``.
+"""The points wallet: earn, redeem, settle (activate, expire), summaries.
 
 Points live in lots (what one purchase earned) and every change is a row of the append-only
 ``points_entries`` ledger, so balance = earned - redeemed - expired can be audited at any
@@ -14,7 +14,7 @@ time. Three rules keep that true under retries and concurrency:
   (``FOR UPDATE``), so two redemptions at once are serialised and can never spend one
   balance twice; the daily settle skips lots a redemption holds (``SKIP LOCKED``) and
   leaves them for the next run instead of deadlocking with it. On SQLite the in-process
-  writer lock of ``Store._session`` serialises every transaction already.
+  writer lock of ``Database.session`` serialises every transaction already.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from journeys.loyalty.program import PointsRules, last_local_day
+from journeys.store.engine import Database
 from journeys.store.loyalty_tables import (
     ACTIVE,
     EARN,
@@ -60,12 +61,13 @@ class InsufficientPoints(ValueError):
         self.requested = requested
 
 
-class PointsRecords:
-    _session: Any  # provided by Store: a locked, short-lived Session
+class Points:
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # Earn -----------------------------------------------------------------------------
 
-    def earn_points(
+    def earn(
         self,
         customer_id: str,
         points: int,
@@ -86,7 +88,7 @@ class PointsRecords:
             raise ValueError(f"points earned must be positive, not {points}")
         at = _utc(at)
         for _ in range(3):  # a conflict is a racing duplicate or a racing new customer
-            with self._session() as session:
+            with self._database.session() as session:
                 existing = _lot_by_ref(session, source_ref)
                 if existing is not None:
                     return existing
@@ -117,7 +119,7 @@ class PointsRecords:
 
     # Redeem ---------------------------------------------------------------------------
 
-    def redeem_points(
+    def redeem(
         self, customer_id: str, points: int, *, source_ref: str, reason: str, at: datetime
     ) -> int:
         """Spends ``points`` all or nothing, earliest expiry first; returns what was spent.
@@ -129,7 +131,7 @@ class PointsRecords:
         if points <= 0:
             raise ValueError(f"points redeemed must be positive, not {points}")
         at = _utc(at)
-        with self._session() as session:
+        with self._database.session() as session:
             customer = session.get(Customer, customer_id, with_for_update=True)
             done = _redeemed(session, customer_id, source_ref)
             if done is not None:
@@ -163,7 +165,7 @@ class PointsRecords:
 
     # Settle ---------------------------------------------------------------------------
 
-    def settle_points(self, at: datetime, *, batch: int = 500) -> tuple[int, int]:
+    def settle(self, at: datetime, *, batch: int = 500) -> tuple[int, int]:
         """The daily job: activates pending lots that are due and expires lots that are past;
         returns (lots activated, points expired).
 
@@ -189,7 +191,7 @@ class PointsRecords:
         )
         activated = expired = 0
         while True:
-            with self._session() as session:
+            with self._database.session() as session:
                 lots = session.exec(query).all()
                 page_activated = page_expired = 0
                 for lot in lots:
@@ -212,7 +214,7 @@ class PointsRecords:
 
     # Reading --------------------------------------------------------------------------
 
-    def points_summary(self, customer_id: str, at: datetime) -> dict[str, Any]:
+    def summary(self, customer_id: str, at: datetime) -> dict[str, Any]:
         """What templates see as ``points``; SQL aggregates, whatever the number of lots.
 
         ``next_expiring_on`` is the last local day the points can be used: lots expire at
@@ -220,7 +222,7 @@ class PointsRecords:
         customer's zone, is what "use them by" means to the customer.
         """
         at = _utc(at)
-        with self._session() as session:
+        with self._database.session() as session:
             zone = _zone(session.get(Customer, customer_id))
             remaining = func.coalesce(func.sum(col(PointsLot.remaining)), 0)
             balance = session.exec(select(remaining).where(*_spendable(customer_id, at))).one()
@@ -259,15 +261,15 @@ class PointsRecords:
             "expired": totals.get(EXPIRE, 0),
         }
 
-    def points_lots(self, customer_id: str) -> list[PointsLot]:
+    def lots(self, customer_id: str) -> list[PointsLot]:
         """Oldest first: the customer's lots, spent, pending or expired."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(PointsLot).where(PointsLot.customer_id == customer_id)
             return list(session.exec(query.order_by(col(PointsLot.id))).all())
 
-    def points_entries(self, customer_id: str) -> list[PointsEntry]:
+    def entries(self, customer_id: str) -> list[PointsEntry]:
         """Oldest first: the customer's points ledger."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
             return list(session.exec(query.order_by(col(PointsEntry.id))).all())
 

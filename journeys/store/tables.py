@@ -1,8 +1,8 @@
 """The tables of the journeys database, and the shape a customer row takes in a context.
 
-Kept apart from ``journeys.store.records`` (engines and transactions) so the schema reads on one
-page. Timestamps are stored as UTC and always come back timezone-aware, on SQLite (which
-has no timezone type) as on PostgreSQL (``timestamptz``).
+Kept apart from the store's parts (the transactions) so the schema reads on one page.
+Timestamps are stored as UTC and always come back timezone-aware, on SQLite (which has no
+timezone type) as on PostgreSQL (``timestamptz``).
 """
 
 from __future__ import annotations

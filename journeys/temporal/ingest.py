@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from journeys.model.events import Event, event_too_large
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import EventRefused, Router, RouteResult, refusal
 
 
@@ -26,17 +26,17 @@ async def ingest(
     deduplicate by event id."""
     if max_bytes is not None and (problem := event_too_large(event, max_bytes)):
         raise EventRefused(f"event {event.id}: {problem}; nothing was stored")
-    await asyncio.to_thread(store.record_event, event)
+    await asyncio.to_thread(store.events.record, event)
     try:
         result = await router.route(event)
     except Exception as err:
         reason = refusal(err)
         if reason is None:
             raise
-        await asyncio.to_thread(store.mark_failed, {event.id: reason})
+        await asyncio.to_thread(store.events.mark_failed, {event.id: reason})
         raise EventRefused(
             f"event {event.id} was stored but {reason}; it is set aside "
             "('journeys events failed')"
         ) from None
-    await asyncio.to_thread(store.mark_routed, event.id)
+    await asyncio.to_thread(store.events.mark_routed, event.id)
     return result

@@ -25,7 +25,7 @@ from itertools import groupby
 
 from journeys.model.events import Event
 from journeys.process.metrics import ROUTING_LAG
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tables import utcnow
 from journeys.temporal.routing import Router, refusal
 
@@ -48,7 +48,7 @@ async def route_pending(
     pass, and is raised for the relay to back off and log.
     """
     token = uuid.uuid4().hex  # this pass's claim: what it gives back is only what it holds
-    claimed = await asyncio.to_thread(store.claim_pending, customer_id, limit, token=token)
+    claimed = await asyncio.to_thread(store.events.claim, customer_id, limit, token=token)
     if not claimed:
         return 0
     received = {event.id: at for event, at in claimed}
@@ -85,12 +85,12 @@ async def route_pending(
         )
     finally:  # one transaction for the batch; the claim keeps other routers off meanwhile
         if routed:
-            await asyncio.to_thread(store.mark_routed, *routed)
+            await asyncio.to_thread(store.events.mark_routed, *routed)
         if failed:
-            await asyncio.to_thread(store.mark_failed, failed)
+            await asyncio.to_thread(store.events.mark_failed, failed)
     done = set(routed) | set(failed)
     undone = [e.id for e in events if e.id not in done]
-    await asyncio.to_thread(store.release_claims, token, *undone)
+    await asyncio.to_thread(store.events.release, token, *undone)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

@@ -54,7 +54,7 @@ from journeys.model.contracts import DeliverRequest, JourneyContext
 from journeys.model.events import Event
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.rendering.templating import Templates
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.http_sink import HttpSink, Reply
 
 KEY = "journey/cart/c1/entry-1/reminder"
@@ -503,26 +503,26 @@ def unregistered() -> Reply:
 async def test_fcm_unregistered_removes_the_device_token_from_the_store(
     sink: HttpSink, client: httpx.AsyncClient, store: Store
 ) -> None:
-    store.upsert_customer("c1", push_token="device-token-1", email="ana@example.com")
-    store.upsert_customer("c2", push_token="device-token-2")
+    store.customers.upsert("c1", push_token="device-token-1", email="ana@example.com")
+    store.customers.upsert("c2", push_token="device-token-2")
     sink.reply(FCM_PATH, unregistered())
     with pytest.raises(PermanentChannelError, match="unregistered"):
         await fcm(sink, client, store).send(outgoing("push", "device-token-1"))
-    c1 = store.get_customer("c1")
+    c1 = store.customers.get("c1")
     assert c1 is not None and c1["push_token"] is None
     assert c1["email"] == "ana@example.com"  # only the token goes
-    c2 = store.get_customer("c2")
+    c2 = store.customers.get("c2")
     assert c2 is not None and c2["push_token"] == "device-token-2"
 
 
 async def test_fcm_unregistered_keeps_a_token_the_app_replaced_meanwhile(
     sink: HttpSink, client: httpx.AsyncClient, store: Store
 ) -> None:
-    store.upsert_customer("c1", push_token="device-token-new")
+    store.customers.upsert("c1", push_token="device-token-new")
     sink.reply(FCM_PATH, unregistered())
     with pytest.raises(PermanentChannelError, match="already replaced"):
         await fcm(sink, client, store).send(outgoing("push", "device-token-old"))
-    c1 = store.get_customer("c1")
+    c1 = store.customers.get("c1")
     assert c1 is not None and c1["push_token"] == "device-token-new"
 
 
@@ -530,11 +530,11 @@ async def test_fcm_404_without_unregistered_removes_nothing(
     sink: HttpSink, client: httpx.AsyncClient, store: Store
 ) -> None:
     """A wrong project id also answers 404: it must not wipe every customer's token."""
-    store.upsert_customer("c1", push_token="device-token-1")
+    store.customers.upsert("c1", push_token="device-token-1")
     sink.reply(FCM_PATH, Reply(404, {"error": {"code": 404, "message": "Not found"}}))
     with pytest.raises(PermanentChannelError):
         await fcm(sink, client, store).send(outgoing("push", "device-token-1"))
-    c1 = store.get_customer("c1")
+    c1 = store.customers.get("c1")
     assert c1 is not None and c1["push_token"] == "device-token-1"
 
 
@@ -674,7 +674,7 @@ def deliver_request(*channels: str) -> DeliverRequest:
 async def test_deliver_falls_back_to_email_when_twilio_refuses_the_number(
     sink: HttpSink, client: httpx.AsyncClient, store: Store, templates: Templates
 ) -> None:
-    store.upsert_customer(
+    store.customers.upsert(
         "c1", phone="+33100000000", email="ana@example.com", consent={"sms": True, "email": True}
     )
     sink.reply(TWILIO_PATH, Reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number"}))
@@ -682,7 +682,7 @@ async def test_deliver_falls_back_to_email_when_twilio_refuses_the_number(
     delivery = DeliveryActivities(store, templates, adapters)
     result = await ActivityEnvironment().run(delivery.deliver, deliver_request("sms", "email"))
     assert (result.status, result.channel) == ("sent", "email")
-    rows = {row.channel: row for row in store.deliveries_for("c1")}
+    rows = {row.channel: row for row in store.ledger.for_customer("c1")}
     assert rows["sms"].status == "failed:adapter"
     assert "Twilio error 21211" in rows["sms"].reason
     assert len(sink.received(TWILIO_PATH)) == 1  # refused for good: never asked again
@@ -691,7 +691,7 @@ async def test_deliver_falls_back_to_email_when_twilio_refuses_the_number(
 async def test_deliver_retries_a_rate_limited_sms_with_the_same_key(
     sink: HttpSink, client: httpx.AsyncClient, store: Store, templates: Templates
 ) -> None:
-    store.upsert_customer("c1", phone="+33612345678", consent={"sms": True})
+    store.customers.upsert("c1", phone="+33612345678", consent={"sms": True})
     sink.reply(
         TWILIO_PATH,
         Reply(429, {"code": 20429, "message": "Too Many Requests"}, {"Retry-After": "3"}),
@@ -704,7 +704,7 @@ async def test_deliver_retries_a_rate_limited_sms_with_the_same_key(
         False,
         timedelta(seconds=3),
     )
-    [row] = store.deliveries_for("c1")
+    [row] = store.ledger.for_customer("c1")
     assert row.status == "reserved"  # the retry finishes this channel
 
     sink.reply(TWILIO_PATH, Reply(201, {"sid": "SM0003"}))

@@ -11,7 +11,7 @@ from activities.channels.outbox import OutboxAdapter
 from activities.channels.selection import adapters_from_settings
 from activities.channels.twilio import TwilioAdapter
 from activities.channels.webhook import WebhookAdapter
-from journeys.store.records import Store
+from journeys.store import Store
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from activities.deliver import DeliveryActivities
 from journeys.api.state import SendGridWebhookSettings
 from journeys.model.contracts import DeliverResult
 from journeys.rendering.templating import Templates
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.activities.test_deliver import request
 from tests.api.test_api_provider_events import (
     SENDGRID_EVENTS,
@@ -90,20 +90,20 @@ async def test_a_twilio_status_callback_for_a_reserved_row_stops_the_repeat(
             customer(store, "ben", phone="+33612345679")
             await cut_short(delivery, "ana", "sms")
             await cut_short(delivery, "ben", "sms")
-            assert [r.status for r in store.deliveries_for("ana")] == ["reserved"]
+            assert [r.status for r in store.ledger.for_customer("ana")] == ["reserved"]
 
             # Twilio reports Ana's message (the callback URL names her delivery key)...
             ana_url = sink.received(TWILIO_MESSAGES)[0].form()["StatusCallback"]
             response = await post_twilio(api, ana_url, twilio_form("sent", MessageSid="SM0001"))
             assert response.status_code == 204
-            assert [r.status for r in store.deliveries_for("ana")] == ["reserved"]  # not yet
+            assert [r.status for r in store.ledger.for_customer("ana")] == ["reserved"]  # not yet
 
             ana = await attempt(delivery, "ana", "sms")
             # ...and nothing about Ben's before his retry: that one is sent again.
             ben = await attempt(delivery, "ben", "sms")
 
     assert (ana.status, ana.channel, ana.message_id) == ("sent", "sms", "SM0001")
-    [row] = store.deliveries_for("ana")
+    [row] = store.ledger.for_customer("ana")
     assert (row.status, row.provider_message_id, row.provider_status) == ("sent", "SM0001", "sent")
     recipients = [call.form()["To"] for call in sink.received(TWILIO_MESSAGES)]
     assert recipients == ["+33612345678", "+33612345679", "+33612345679"]
@@ -151,5 +151,5 @@ async def test_a_sendgrid_event_for_a_reserved_row_stops_the_repeat(
 
         assert len(sink.received(SENDGRID_SEND)) == 1
     assert (result.status, result.message_id) == ("sent", "sg-1.filter0001.16648.5515E0B88.0")
-    [row] = store.deliveries_for("ana")
+    [row] = store.ledger.for_customer("ana")
     assert (row.status, row.provider_status) == ("sent", "processed")

@@ -27,7 +27,9 @@ from activities.deliver import DeliveryActivities, blocked
 from journeys.model.contracts import DeliverRequest, DeliverResult, JourneyContext
 from journeys.model.events import Event
 from journeys.rendering.templating import Expressions, Templates
-from journeys.store.records import Delivery, Store
+from journeys.store import Store
+from journeys.store.ledger import Ledger
+from journeys.store.tables import Delivery
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 TEMPLATES = {
@@ -100,12 +102,21 @@ class StaleLedger(Store):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.stale_reads = 1
+        self.ledger = StaleReads(self)
 
-    def deliveries_for_key(self, delivery_key: str) -> list[Delivery]:
-        if self.stale_reads:
-            self.stale_reads -= 1
+
+class StaleReads(Ledger):
+    """The ledger of a ``StaleLedger``: reads by key miss rows while it has stale reads."""
+
+    def __init__(self, store: StaleLedger) -> None:
+        super().__init__(store.database)
+        self.store = store
+
+    def for_key(self, delivery_key: str) -> list[Delivery]:
+        if self.store.stale_reads:
+            self.store.stale_reads -= 1
             return []
-        return super().deliveries_for_key(delivery_key)
+        return super().for_key(delivery_key)
 
 
 @pytest.fixture
@@ -137,7 +148,7 @@ def delivery(store: Store, templates: Templates, adapter: Recording) -> Delivery
 def customer(store: Store, customer_id: str = "c1", **profile: Any) -> str:
     profile.setdefault("email", "ana@example.com")
     profile.setdefault("consent", {"email": True})
-    store.upsert_customer(customer_id, attributes={"first_name": "Ana"}, **profile)
+    store.customers.upsert(customer_id, attributes={"first_name": "Ana"}, **profile)
     return customer_id
 
 
@@ -163,7 +174,7 @@ async def deliver(delivery: DeliveryActivities, req: DeliverRequest) -> DeliverR
 
 
 def ledger(store: Store, customer_id: str = "c1") -> list[tuple[str, str]]:
-    return [(row.channel, row.status) for row in store.deliveries_for(customer_id)]
+    return [(row.channel, row.status) for row in store.ledger.for_customer(customer_id)]
 
 
 async def test_sends_on_email_and_stores_the_rendered_message(
@@ -171,13 +182,13 @@ async def test_sends_on_email_and_stores_the_rendered_message(
 ) -> None:
     result = await deliver(delivery, request(customer(store)))
     assert (result.status, result.channel) == ("sent", "email")
-    [message] = store.outbox_for("c1")
+    [message] = store.outbox.for_customer("c1")
     assert (message.recipient, message.subject) == ("ana@example.com", "Hello Ana")
     assert message.html == "<p>Tea &amp; cake for Ana</p>"  # escaped in HTML only
     assert message.text == "Tea & cake for Ana"
     assert (message.template_file, message.locale) == ("promo/offer.email.j2", "")
     assert message.journey_time == NOW
-    [row] = store.deliveries_for("c1")
+    [row] = store.ledger.for_customer("c1")
     assert (row.status, row.provider_message_id) == ("sent", result.message_id)
     assert (row.workflow_id, row.run_id, row.step_id) == ("journey/promo/c1", "run-1", "offer")
 
@@ -212,7 +223,7 @@ async def test_no_usable_channel_means_suppressed_and_nothing_stored(
         ("email", "suppressed:no-consent"),
         ("sms", "suppressed:unreachable"),
     ]
-    assert adapter.calls == [] and store.outbox_for("c1") == []
+    assert adapter.calls == [] and store.outbox.for_customer("c1") == []
 
 
 async def test_unknown_customer_has_no_address(store: Store, delivery: DeliveryActivities) -> None:
@@ -235,7 +246,7 @@ async def test_consent_is_marketing_consent_transactional_messages_do_not_need_i
     assert promo.status == "suppressed"
     assert (receipt.status, receipt.channel) == ("sent", "email")
     assert ledger(store) == [("email", "suppressed:no-consent"), ("email", "sent")]
-    [message] = store.outbox_for("c1")
+    [message] = store.outbox.for_customer("c1")
     assert message.delivery_key == "order/c1/receipt"
 
 
@@ -255,7 +266,9 @@ async def test_a_suppressed_address_wins_over_consent_whatever_the_purpose(
     store: Store, delivery: DeliveryActivities, adapter: Recording, purpose: str
 ) -> None:
     customer(store, email="Ana@Example.com", phone="+33600000000", consent={"email": True})
-    assert store.suppress("email", " ana@example.COM", "hard bounce: 550 5.1.1 no such user")
+    assert store.consent.suppress(
+        "email", " ana@example.COM", "hard bounce: 550 5.1.1 no such user"
+    )
     result = await deliver(delivery, request("c1", "email", "sms", purpose=purpose))
     if purpose == "marketing":  # no SMS consent: nothing left
         assert result.status == "suppressed"
@@ -290,7 +303,7 @@ async def test_a_retry_after_success_does_not_send_again(
     first = await deliver(delivery, request("c1", "email", "sms"))
     again = await deliver(delivery, request("c1", "email", "sms"))
     assert again == first
-    assert len(adapter.calls) == 1 and len(store.outbox_for("c1")) == 1
+    assert len(adapter.calls) == 1 and len(store.outbox.for_customer("c1")) == 1
 
 
 async def test_a_crash_after_the_provider_call_still_sends_once(
@@ -304,11 +317,11 @@ async def test_a_crash_after_the_provider_call_still_sends_once(
     assert ledger(store) == [("email", "reserved")]
     # Even with consent withdrawn meanwhile, the retry finishes the reserved channel
     # (the message may be out already) and never falls back to SMS.
-    store.upsert_customer("c1", consent={"email": False})
+    store.customers.upsert("c1", consent={"email": False})
     result = await deliver(delivery, request("c1", "email", "sms"))
     assert (result.status, result.channel) == ("sent", "email")
     assert [m.delivery_key for m in crashing.calls] == [request("c1").delivery_key] * 2
-    [message] = store.outbox_for("c1")
+    [message] = store.outbox.for_customer("c1")
     assert result.message_id == f"outbox-{message.id}"
     assert ledger(store) == [("email", "sent")]
 
@@ -324,10 +337,10 @@ async def test_a_retry_of_a_reserved_send_goes_to_the_stored_recipient(
     with pytest.raises(ConnectionResetError):
         await deliver(delivery, request("c1", "email", "sms"))
     assert ledger(store) == [("email", "suppressed:no-consent"), ("sms", "reserved")]
-    assert store.deliveries_for("c1")[1].recipient == "+33600000000"
+    assert store.ledger.for_customer("c1")[1].recipient == "+33600000000"
     # New number, then no number at all: neither changes where the reserved send goes.
-    store.upsert_customer("c1", phone="+33611111111", consent={"email": True})
-    store.upsert_customer("c1", phone=None)
+    store.customers.upsert("c1", phone="+33611111111", consent={"email": True})
+    store.customers.upsert("c1", phone=None)
     result = await deliver(delivery, request("c1", "email", "sms"))
     assert (result.status, result.channel) == ("sent", "sms")
     assert [(m.recipient, m.delivery_key) for m in crashing.calls] == [
@@ -420,7 +433,7 @@ async def test_renders_the_customer_locale_or_the_default(
     store: Store, delivery: DeliveryActivities, locale: str, subject: str, file: str
 ) -> None:
     await deliver(delivery, request(customer(store, locale=locale)))
-    [message] = store.outbox_for("c1")
+    [message] = store.outbox.for_customer("c1")
     assert (message.subject, message.template_file) == (subject, file)
 
 
@@ -432,7 +445,7 @@ async def test_a_template_error_fails_for_good_and_is_recorded(
     assert failure.value.non_retryable
     assert "broken/oops" in failure.value.message and "nickname" in failure.value.message
     assert ledger(store) == [("email", "failed:render")]
-    assert store.outbox_for("c1") == []
+    assert store.outbox.for_customer("c1") == []
 
 
 async def test_a_permanent_provider_error_fails_for_good_and_is_recorded(
@@ -442,7 +455,7 @@ async def test_a_permanent_provider_error_fails_for_good_and_is_recorded(
     with pytest.raises(ApplicationError) as failure:
         await deliver(delivery, request(customer(store)))
     assert failure.value.non_retryable and "bounced" in failure.value.message
-    [row] = store.deliveries_for("c1")
+    [row] = store.ledger.for_customer("c1")
     assert row.status == "failed:adapter" and "bounced" in row.reason
 
 

@@ -11,7 +11,7 @@ from activities.channels.outbox import OutboxAdapter
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import VIP_PROPS
 from worker import build_worker
@@ -59,5 +59,5 @@ async def test_retried_send_produces_exactly_one_message(
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
     assert attempts == [2]  # the first attempt failed after the provider call, the retry won
-    ledger = [d for d in store.deliveries_for(customer) if d.step_id == "invite"]
+    ledger = [d for d in store.ledger.for_customer(customer) if d.step_id == "invite"]
     assert [d.status for d in ledger] == ["sent"]

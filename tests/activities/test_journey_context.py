@@ -24,7 +24,7 @@ from journeys.model.contracts import (
 )
 from journeys.model.events import Event
 from journeys.rendering.templating import Expressions
-from journeys.store.records import Store
+from journeys.store import Store
 
 
 class KeyedUpdateRequest(UpdateRequest):
@@ -54,7 +54,7 @@ def store(tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'journeys.db'}")
     store.create_schema()
     for customer_id, zone in ZONES.items():
-        store.upsert_customer(
+        store.customers.upsert(
             customer_id,
             time_zone=zone,
             phone="+33600000000",
@@ -220,7 +220,7 @@ async def test_conditions_read_the_fresh_customer_and_the_event(
 
     assert await check("paris", 129.9) is True
     assert await check("paris", 20) is False
-    store.upsert_customer("paris", consent={"sms": False})
+    store.customers.upsert("paris", consent={"sms": False})
     assert await check("paris", 129.9) is False
     assert await check("unknown-customer", 129.9) is False  # no consent at all
     with pytest.raises(ApplicationError) as failure:
@@ -250,7 +250,7 @@ async def test_update_evaluates_wrapped_expressions_and_stores_the_rest(
         "upgraded_at": "2026-02-01T12:00:00Z",
         "locale": "fr",
     }
-    customer = store.get_customer("paris")
+    customer = store.customers.get("paris")
     assert customer is not None
     assert {key: customer[key] for key in applied} == applied
 
@@ -261,7 +261,7 @@ async def test_update_creates_a_missing_customer_and_rejects_bad_values(
     env = ActivityEnvironment()
     request = UpdateRequest(values={"vip": True}, context=context("newcomer", NOW))
     assert await env.run(journey.update_customer, request) == {"vip": True}
-    assert (store.get_customer("newcomer") or {})["vip"] is True
+    assert (store.customers.get("newcomer") or {})["vip"] is True
     for values in ({"id": "other"}, {"points": "{{ customer.nope + 1 }}"}):
         with pytest.raises(ApplicationError) as failure:
             await env.run(
@@ -283,7 +283,7 @@ async def test_a_keyed_update_is_applied_once(
     later = request.model_copy(update={"context": context("paris", utc(2026, 2, 2))})
     again = await env.run(journey.update_customer, later)
     assert first == again == {"points": 350, "awarded_at": "2026-02-01T12:00:00Z"}
-    assert (store.get_customer("paris") or {})["points"] == 350
+    assert (store.customers.get("paris") or {})["points"] == 350
     # Another entry (another key) is another award; no key behaves as before.
     other = request.model_copy(update={"key": "journey/x/paris/e2/award"})
     assert (await env.run(journey.update_customer, other))["points"] == 450
@@ -312,8 +312,8 @@ async def test_record_entry_once_and_idempotent(
     assert await env.run(journey.record_entry, entry("e1")) is True
     assert await env.run(journey.record_entry, entry("e1")) is True  # a retried activity
     assert await env.run(journey.record_entry, entry("e2")) is False
-    assert [e.entry_id for e in store.entries_for("welcome", "paris")] == ["e1"]
-    assert store.entries_for("welcome", "paris")[0].entered_at == NOW
+    assert [e.entry_id for e in store.journeys.entries_for("welcome", "paris")] == ["e1"]
+    assert store.journeys.entries_for("welcome", "paris")[0].entered_at == NOW
     for entry_id in ("r1", "r2"):
         assert await env.run(journey.record_entry, entry(entry_id, "restart", "cart")) is True
-    assert len(store.entries_for("cart", "paris")) == 2
+    assert len(store.journeys.entries_for("cart", "paris")) == 2

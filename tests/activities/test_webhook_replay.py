@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from journeys.api.signatures import timestamp_is_fresh
 from journeys.api.state import SendGridWebhookSettings
-from journeys.store.records import Delivery, Store
+from journeys.store import Store
+from journeys.store.tables import Delivery
 from tests.api.test_api_provider_events import (
     SENDGRID_EVENTS,
     SIGNATURE,
@@ -62,7 +63,7 @@ async def test_a_signed_batch_outside_the_replay_window_is_refused(
     accepted: bool,
 ) -> None:
     customer(store, "ana")
-    store.record_delivery(
+    store.ledger.record(
         Delivery(delivery_key="k1", channel="email", status="sent", customer_id="ana")
     )
     body = json.dumps(BOUNCE).encode()
@@ -74,12 +75,12 @@ async def test_a_signed_batch_outside_the_replay_window_is_refused(
     if accepted:
         assert response.status_code == 200, response.text
         assert provider_status(store, "ana") == [("email", "sent", "bounce")]
-        assert [s.address for s in store.suppressions()] == ["ana@example.com"]
+        assert [s.address for s in store.consent.suppressions()] == ["ana@example.com"]
     else:
         assert response.status_code == 403
         assert "timestamp outside the" in response.text
         assert provider_status(store, "ana") == [("email", "sent", None)]
-        assert store.suppressions() == []
+        assert store.consent.suppressions() == []
 
 
 async def test_a_signed_timestamp_that_is_not_unix_seconds_is_refused(
@@ -95,7 +96,7 @@ async def test_a_signed_timestamp_that_is_not_unix_seconds_is_refused(
                 SENDGRID_EVENTS, content=body, headers=signed_at(signing_key, body, timestamp)
             )
             assert response.status_code == 403, timestamp
-    assert store.suppressions() == []
+    assert store.consent.suppressions() == []
 
 
 def test_the_window_is_symmetric_and_inclusive() -> None:

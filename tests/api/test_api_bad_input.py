@@ -20,7 +20,7 @@ from journeys.loyalty.program import LoyaltyProgram
 from journeys.model.events import Event, encoded_size, event_too_large
 from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import api_client
 from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures
 
@@ -31,7 +31,7 @@ EARLY = "0001-01-01T00:00:00+14:00"  # 0000-12-31 in UTC: before datetime.min
 
 @pytest.fixture
 async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    key, _ = store.create_api_key("bad-input")
+    key, _ = store.access.create_key("bad-input")
     settings = Settings(max_event_bytes=4096)
     insecure = SendGridWebhookSettings(insecure=True)
     async with api_client(store, settings, sendgrid=insecure) as client:
@@ -40,8 +40,8 @@ async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def nothing_written(store: Store) -> None:
-    assert store.pending_count() == 0
-    assert store.get_customer("c1") is None
+    assert store.events.pending_count() == 0
+    assert store.customers.get("c1") is None
 
 
 def named(answer: httpx.Response, *loc: Any) -> None:
@@ -223,7 +223,7 @@ async def test_journeys_while_temporal_does_not_answer_get_503(
         nowhere = f"127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
     settings = Settings(temporal_address=nowhere)
     link = TemporalLink(settings, registry, LoyaltyProgram())
-    key, _ = store.create_api_key("no-temporal")
+    key, _ = store.access.create_key("no-temporal")
     async with api_client(store, settings, registry=registry, temporal=link) as client:
         answer = await client.get(
             "/v1/customers/c1/journeys", headers={"Authorization": f"Bearer {key}"}

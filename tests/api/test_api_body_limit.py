@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from journeys.api.state import SendGridWebhookSettings
 from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import api_client
 
 LIMIT = 4096
@@ -35,7 +35,7 @@ SENDGRID_KEY = (
 async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """Small limits; both webhooks configured, so a refusal past the limit would be a 403."""
     settings = Settings(api_max_body_bytes=LIMIT, api_max_batch_body_bytes=BATCH_LIMIT)
-    key, _ = store.create_api_key("limits")
+    key, _ = store.access.create_key("limits")
     async with api_client(
         store,
         settings,
@@ -71,7 +71,7 @@ async def test_an_event_over_the_limit_is_refused_and_not_stored(
     body = json.dumps(event("limits-1", LIMIT)).encode()
     answer = await api.post("/v1/events", content=body, headers=JSON)
     assert_too_large(answer, LIMIT)
-    assert not store.event_recorded("big-limits-1")
+    assert not store.events.recorded("big-limits-1")
 
 
 async def test_a_chunked_body_over_the_limit_is_refused_and_not_stored(
@@ -84,7 +84,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_and_not_stored(
     assert "content-length" not in answer.request.headers
     assert answer.request.headers["transfer-encoding"] == "chunked"
     assert_too_large(answer, LIMIT)
-    assert not store.event_recorded("big-limits-2")
+    assert not store.events.recorded("big-limits-2")
 
 
 async def test_a_body_just_under_the_limit_is_accepted(api: httpx.AsyncClient) -> None:
@@ -111,7 +111,7 @@ async def test_a_customer_profile_over_the_limit_is_refused_and_not_stored(
 ) -> None:
     answer = await api.put("/v1/customers/limits-4", json={"note": "x" * LIMIT})
     assert_too_large(answer, LIMIT)
-    assert store.get_customer("limits-4") is None
+    assert store.customers.get("limits-4") is None
 
 
 @pytest.mark.parametrize("path", ["/webhooks/sendgrid/events", "/webhooks/twilio/status"])

@@ -17,7 +17,7 @@ from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.relay import Relay, relaying
 from tests.api_server import api_client
 from tests.props import CART_PROPS
@@ -32,7 +32,7 @@ async def ingest_api(
     """The API with its relay, on the session's server; yields (client, a fresh API key)."""
     link = TemporalLink(settings, registry, LoyaltyProgram(), temporal.client)
     relay = Relay(store, link.router, interval=0.2, max_pause=1.0)
-    key, _ = store.create_api_key(f"test-{uuid.uuid4().hex[:6]}")
+    key, _ = store.access.create_key(f"test-{uuid.uuid4().hex[:6]}")
     async with (
         relaying(relay),
         api_client(store, settings, registry=registry, temporal=link, relay=relay) as client,
@@ -67,7 +67,7 @@ async def test_an_event_is_stored_then_starts_its_journey(
 
     assert answer.status_code == 202, answer.text
     event_id = answer.json()["id"]
-    assert journeys.store.event_recorded(event_id)  # stored before the answer
+    assert journeys.store.events.recorded(event_id)  # stored before the answer
     state = await journeys.idle(CART, customer)
     assert state.status == "running" and state.entries == 1
 
@@ -90,11 +90,11 @@ async def test_the_same_event_id_twice_is_applied_once(
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
 
     async def earned() -> None:
-        assert journeys.store.points_summary(customer, datetime.now(UTC))["earned"] == 80
+        assert journeys.store.points.summary(customer, datetime.now(UTC))["earned"] == 80
 
     await eventually(earned)
-    assert len(journeys.store.purchases_for(customer)) == 1
-    assert journeys.store.pending_events(customer) == []
+    assert len(journeys.store.loyalty.purchases_for(customer)) == 1
+    assert journeys.store.events.pending(customer) == []
 
 
 async def test_a_batch_is_stored_whole_or_not_at_all(
@@ -111,7 +111,7 @@ async def test_a_batch_is_stored_whole_or_not_at_all(
 
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "events", 1, "name"]
-    assert all(journeys.store.events_for(c) == [] for c in customers)
+    assert all(journeys.store.events.for_customer(c) == [] for c in customers)
 
     accepted = await api.post("/v1/events/batch", json={"events": events})
     assert accepted.status_code == 202
@@ -128,7 +128,7 @@ async def test_identify_then_read_the_customer_with_points_and_journeys(
     bad = await api.put(f"/v1/customers/{customer}", json={"time_zone": "Europe/Pari"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "time_zone"]
-    assert journeys.store.get_customer(customer) is None  # nothing written
+    assert journeys.store.customers.get(customer) is None  # nothing written
 
     profile = {
         "email": "ana@example.com",
@@ -140,7 +140,7 @@ async def test_identify_then_read_the_customer_with_points_and_journeys(
     created = await api.put(f"/v1/customers/{customer}", json=profile)
     assert created.status_code == 200, created.text
     assert created.json()["customer"]["first_name"] == "Ana"
-    [change] = journeys.store.consent_changes(customer)
+    [change] = journeys.store.consent.changes(customer)
     assert change.source.startswith("api:test-") and change.granted
 
     await api.post(
@@ -188,13 +188,13 @@ async def test_requests_without_a_valid_key_get_401_and_change_nothing(
         answer = await call
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"] == "Bearer"
-    assert store.get_customer(customer) is None and store.events_for(customer) == []
+    assert store.customers.get(customer) is None and store.events.for_customer(customer) == []
 
 
 async def test_a_revoked_key_is_refused(api: httpx.AsyncClient, store: Store) -> None:
     name = "to-revoke"
-    key, _ = store.create_api_key(name)
+    key, _ = store.access.create_key(name)
     headers = {"Authorization": f"Bearer {key}"}
     assert (await api.get("/v1/scenarios", headers=headers)).status_code == 200
-    assert store.revoke_api_key(name) >= 1
+    assert store.access.revoke_key(name) >= 1
     assert (await api.get("/v1/scenarios", headers=headers)).status_code == 401

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from journeys.api import create_app, serving
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import UNSUBSCRIBE
 
 JSON = st.recursive(
@@ -73,7 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
 
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'journeys.db'}")
     store.create_schema()
-    key, _ = store.create_api_key("fuzz")
+    key, _ = store.access.create_key("fuzz")
     app = create_app(Settings(), store, unsubscribe_settings=UNSUBSCRIBE)
     ready: dict[str, Any] = {}
     stop = threading.Event()

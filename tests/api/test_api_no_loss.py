@@ -20,7 +20,7 @@ from journeys.delivery.governance import Governance
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.model.journey_state import JourneyState, journey_id
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.embedded import start_embedded
 from journeys.temporal.relay import Relay, relaying
 from tests.api_server import api_client
@@ -35,7 +35,7 @@ async def api(
     store: Store, settings: Settings, registry: ScenarioRegistry, link: TemporalLink
 ) -> AsyncIterator[httpx.AsyncClient]:
     relay = Relay(store, link.router, interval=0.2, max_pause=0.5)
-    key, _ = store.create_api_key("no-loss")
+    key, _ = store.access.create_key("no-loss")
     async with (
         relaying(relay),
         api_client(store, settings, registry=registry, temporal=link, relay=relay) as client,
@@ -80,7 +80,7 @@ async def test_events_posted_while_the_worker_is_stopped_run_once_it_starts(
         await post_carts(client, customers)
         async with build_worker(temporal.client, offline, store=store, governance=Governance.off()):
             await entered_once(temporal, customers)
-    assert all(store.pending_events(c) == [] for c in customers)
+    assert all(store.events.pending(c) == [] for c in customers)
 
 
 def free_port() -> int:
@@ -105,7 +105,7 @@ async def test_events_posted_while_temporal_is_down_are_routed_when_it_is_back(
     async with api(store, own, registry, link) as client:
         await first.shutdown()  # the server is gone (its data stays in the SQLite file)
         await post_carts(client, customers)
-        assert {e.customer_id for e in store.pending_events(None, 100)} >= set(customers)
+        assert {e.customer_id for e in store.events.pending(None, 100)} >= set(customers)
 
         again = await start_server(data, port)  # back, on the same file and port
         try:
@@ -113,4 +113,4 @@ async def test_events_posted_while_temporal_is_down_are_routed_when_it_is_back(
                 await entered_once(again, customers)
         finally:
             await again.shutdown()
-    assert all(store.pending_events(c) == [] for c in customers)
+    assert all(store.events.pending(c) == [] for c in customers)

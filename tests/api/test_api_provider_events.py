@@ -33,7 +33,8 @@ from journeys.model.contracts import DeliverResult
 from journeys.process.settings import Settings, SettingsError
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.rendering.templating import Templates
-from journeys.store.records import Delivery, Store
+from journeys.store import Store
+from journeys.store.tables import Delivery
 from tests.activities.test_deliver import TEMPLATES, request
 from tests.api_server import api_client
 from tests.http_sink import HttpSink, Reply
@@ -112,7 +113,7 @@ def twilio_settings(**fields: Any) -> TwilioSettings:
 def customer(store: Store, customer_id: str, **profile: Any) -> str:
     profile.setdefault("email", f"{customer_id}@example.com")
     profile.setdefault("consent", {"email": True, "sms": True})
-    store.upsert_customer(customer_id, attributes={"first_name": customer_id}, **profile)
+    store.customers.upsert(customer_id, attributes={"first_name": customer_id}, **profile)
     return customer_id
 
 
@@ -146,7 +147,9 @@ async def post_twilio(
 
 
 def provider_status(store: Store, customer_id: str) -> list[tuple[str, str, str | None]]:
-    return [(r.channel, r.status, r.provider_status) for r in store.deliveries_for(customer_id)]
+    return [
+        (r.channel, r.status, r.provider_status) for r in store.ledger.for_customer(customer_id)
+    ]
 
 
 def test_twilio_signatures_match_twilios_published_examples() -> None:
@@ -193,10 +196,10 @@ async def test_twilio_status_with_a_valid_signature_updates_the_ledger(
             response = await post_twilio(api, status_url, twilio_form(status))
             assert response.status_code == 204
 
-    [row] = store.deliveries_for("c1")
+    [row] = store.ledger.for_customer("c1")
     assert (row.status, row.provider_status) == ("sent", "delivered")  # status is untouched
     assert row.provider_status_at is not None
-    assert store.suppressions() == []
+    assert store.consent.suppressions() == []
 
 
 async def test_twilio_status_with_a_wrong_signature_is_refused_and_changes_nothing(
@@ -225,7 +228,7 @@ async def test_twilio_status_with_a_wrong_signature_is_refused_and_changes_nothi
         assert response.status_code == 403
 
     assert provider_status(store, "c1") == [("sms", "sent", None)]
-    assert store.suppressions() == []
+    assert store.consent.suppressions() == []
 
 
 async def test_twilio_status_behind_a_proxy_is_checked_against_the_public_url(
@@ -258,12 +261,12 @@ async def test_an_sms_number_that_cannot_receive_is_suppressed(
         form = twilio_form("undelivered", ErrorCode="30005", ErrorMessage="Unknown destination")
         assert (await post_twilio(api, status_url, form)).status_code == 204
 
-    [row] = store.deliveries_for("c1")
+    [row] = store.ledger.for_customer("c1")
     assert (row.provider_status, row.provider_status_reason) == (
         "undelivered",
         "Twilio error 30005: Unknown destination",
     )
-    [entry] = store.suppressions("sms")
+    [entry] = store.consent.suppressions("sms")
     assert entry.address == "+33612345678"
     assert "30005" in entry.reason
 
@@ -313,10 +316,10 @@ async def test_sendgrid_signed_batch_records_delivery_and_a_hard_bounce_suppress
     assert response.json() == {"events": 4, "updated": 3}
     assert provider_status(store, "ana") == [("email", "sent", "delivered")]
     assert provider_status(store, "ben") == [("email", "sent", "bounce")]
-    [ben_row] = store.deliveries_for("ben")
+    [ben_row] = store.ledger.for_customer("ben")
     assert ben_row.provider_status_reason is not None
     assert ben_row.provider_status_reason.startswith("5.1.1 550")
-    [entry] = store.suppressions()
+    [entry] = store.consent.suppressions()
     assert (entry.channel, entry.address) == ("email", "ben@example.com")
     assert entry.reason.startswith("hard bounce")
 
@@ -372,10 +375,12 @@ async def test_a_spam_complaint_suppresses_and_withdraws_marketing_consent(
 
     assert response.status_code == 200
     assert provider_status(store, "ana") == [("email", "sent", "spamreport")]
-    assert [(s.channel, s.address) for s in store.suppressions()] == [("email", "ana@example.com")]
-    customer_now = store.get_customer("ana")
+    assert [(s.channel, s.address) for s in store.consent.suppressions()] == [
+        ("email", "ana@example.com")
+    ]
+    customer_now = store.customers.get("ana")
     assert customer_now is not None and customer_now["consent"]["email"] is False
-    [change] = store.consent_changes("ana")
+    [change] = store.consent.changes("ana")
     assert (change.channel, change.granted, change.source) == ("email", False, "spam-complaint")
 
 
@@ -383,7 +388,7 @@ async def test_sendgrid_refuses_unsigned_and_badly_signed_batches(
     store: Store, signing_key: ec.EllipticCurvePrivateKey
 ) -> None:
     customer(store, "ana")
-    store.record_delivery(
+    store.ledger.record(
         Delivery(delivery_key="k1", channel="email", status="sent", customer_id="ana")
     )
     events = [
@@ -409,7 +414,7 @@ async def test_sendgrid_refuses_unsigned_and_badly_signed_batches(
         response = await api.post(SENDGRID_EVENTS, content=body, headers=signed)
         assert response.status_code == 403
     assert provider_status(store, "ana") == [("email", "sent", None)]
-    assert store.suppressions() == []
+    assert store.consent.suppressions() == []
 
     # ...unless the operator says to accept unsigned posts (local testing only).
     insecure = SendGridWebhookSettings(insecure=True)

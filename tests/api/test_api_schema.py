@@ -31,7 +31,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import api_client
 from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
 
@@ -57,7 +57,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
     with postgres_schema(postgres_admin) as url:
         store = Store(url)
         store.create_schema()
-        key, _ = store.create_api_key("schemathesis")
+        key, _ = store.access.create_key("schemathesis")
         link = TemporalLink(settings, registry, LoyaltyProgram(), temporal.client)
         async with api_client(
             store,

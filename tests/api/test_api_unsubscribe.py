@@ -17,7 +17,7 @@ import schemathesis
 from activities.channels.base import OutgoingMessage
 from activities.channels.smtp import SmtpAdapter, SmtpSettings
 from journeys.delivery.unsubscribe import UnsubscribeSettings, make_token
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import FORM, UNSUBSCRIBE, api_client
 
 
@@ -25,7 +25,7 @@ from tests.api_server import FORM, UNSUBSCRIBE, api_client
 def store(tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'journeys.db'}")
     store.create_schema()
-    store.upsert_customer(
+    store.customers.upsert(
         "ana", email="ana@example.com", phone="+33612345678", consent={"email": True, "sms": True}
     )
     return store
@@ -42,7 +42,7 @@ def link(customer_id: str = "ana", channel: str = "email", purpose: str = "marke
 
 
 def consent(store: Store, customer_id: str = "ana") -> dict[str, bool]:
-    customer = store.get_customer(customer_id)
+    customer = store.customers.get(customer_id)
     assert customer is not None
     return dict(customer["consent"])
 
@@ -61,7 +61,7 @@ async def test_get_shows_a_confirmation_page_and_changes_nothing(
     assert '<form method="post">' in page and "<button" in page
     assert "ana@example.com" not in page  # a forwarded link does not reveal the address
     assert consent(store) == {"email": True, "sms": True, "push": False}
-    assert store.consent_changes("ana") == []
+    assert store.consent.changes("ana") == []
 
 
 async def test_one_click_post_withdraws_marketing_consent_once(
@@ -74,7 +74,7 @@ async def test_one_click_post_withdraws_marketing_consent_once(
         assert "You will not receive our marketing emails any more." in response.text
 
     assert consent(store) == {"email": False, "sms": True, "push": False}
-    [change] = store.consent_changes("ana")
+    [change] = store.consent.changes("ana")
     assert (change.channel, change.purpose, change.granted) == ("email", "marketing", False)
     assert change.source == "unsubscribe-link"
     assert change.detail.startswith("one-click")
@@ -87,8 +87,8 @@ async def test_one_click_post_withdraws_marketing_consent_once(
 async def test_an_empty_or_multipart_post_and_the_page_button_also_unsubscribe(
     api: httpx.AsyncClient, store: Store
 ) -> None:
-    store.upsert_customer("ben", email="ben@example.com", consent={"email": True})
-    store.upsert_customer("eve", email="eve@example.com", consent={"email": True})
+    store.customers.upsert("ben", email="ben@example.com", consent={"email": True})
+    store.customers.upsert("eve", email="eve@example.com", consent={"email": True})
 
     empty = await api.post(link("ana", "sms"))
     multipart = await api.post(  # RFC 8058's preferred encoding
@@ -100,15 +100,15 @@ async def test_an_empty_or_multipart_post_and_the_page_button_also_unsubscribe(
     assert consent(store) == {"email": True, "sms": False, "push": False}
     assert consent(store, "ben")["email"] is False
     assert consent(store, "eve")["email"] is False
-    assert store.consent_changes("ana")[0].detail.startswith("empty post")
-    assert store.consent_changes("ben")[0].detail.startswith("one-click")
-    assert store.consent_changes("eve")[0].detail.startswith("confirmation page")
+    assert store.consent.changes("ana")[0].detail.startswith("empty post")
+    assert store.consent.changes("ben")[0].detail.startswith("one-click")
+    assert store.consent.changes("eve")[0].detail.startswith("confirmation page")
 
 
 async def test_a_tampered_token_is_refused_and_changes_nothing(
     api: httpx.AsyncClient, store: Store
 ) -> None:
-    store.upsert_customer("ben", email="ben@example.com", consent={"email": True})
+    store.customers.upsert("ben", email="ben@example.com", consent={"email": True})
     token = link("ana").removeprefix("/u/")
     payload, _, signature = token.partition(".")
     bens_payload = make_token("ben", "email", "marketing", settings=UNSUBSCRIBE).partition(".")[0]
@@ -130,7 +130,7 @@ async def test_a_tampered_token_is_refused_and_changes_nothing(
 
     assert consent(store) == {"email": True, "sms": True, "push": False}
     assert consent(store, "ben")["email"] is True
-    assert store.consent_changes("ana") == store.consent_changes("ben") == []
+    assert store.consent.changes("ana") == store.consent.changes("ben") == []
 
 
 async def test_the_list_unsubscribe_link_of_a_real_email_works(store: Store) -> None:
@@ -204,7 +204,7 @@ async def test_an_expired_link_says_how_to_unsubscribe_otherwise_and_changes_not
         assert "use the unsubscribe link in a more recent message" in response.text
         assert "reply to any of our messages" in response.text
     assert consent(store)["email"] is True
-    assert store.consent_changes("ana") == []
+    assert store.consent.changes("ana") == []
 
 
 async def test_the_expired_links_answer_is_the_one_the_openapi_document_lists(
@@ -232,7 +232,7 @@ async def test_after_a_key_rotation_old_and_pre_upgrade_links_still_unsubscribe(
     store: Store,
 ) -> None:
     old_key = str(UNSUBSCRIBE.secret_key.get_secret_value())  # type: ignore[union-attr]
-    store.upsert_customer("ben", email="ben@example.com", consent={"email": True})
+    store.customers.upsert("ben", email="ben@example.com", consent={"email": True})
     rotated = UnsubscribeSettings(
         secret_key="the-new-unsubscribe-secret-0123456789abcdef",
         previous_secret_keys=old_key,
@@ -251,7 +251,7 @@ async def test_after_a_key_rotation_old_and_pre_upgrade_links_still_unsubscribe(
     assert consent(store)["email"] is False
     assert consent(store, "ben")["email"] is False
     # Without the previous key, the same links are refused as not ours.
-    store.upsert_customer("ana", consent={"email": True})
+    store.customers.upsert("ana", consent={"email": True})
     async with api_client(store, unsubscribe_settings=rotated.model_copy(
         update={"previous_secret_keys": None})) as api:  # fmt: skip
         response = await api.post(f"/u/{signed_with_old}", headers=FORM)

@@ -30,10 +30,10 @@ async def test_track_and_identify_against_the_api(
 
     event_id = await asyncio.to_thread(use_client)
 
-    assert journeys.store.event_recorded(event_id)
+    assert journeys.store.events.recorded(event_id)
 
     async def earned() -> None:
-        assert journeys.store.points_summary(customer, datetime.now(UTC))["earned"] == 25
+        assert journeys.store.points.summary(customer, datetime.now(UTC))["earned"] == 25
 
     await eventually(earned)
 

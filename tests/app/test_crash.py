@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.cli_process import start_worker
 from tests.http_sink import HttpSink, Reply
@@ -66,7 +66,7 @@ async def test_worker_killed_mid_send_delivers_exactly_once(
             second = await start_worker(env)
 
             async def sent() -> None:
-                rows = [d for d in store.deliveries_for(customer) if d.step_id == "invite"]
+                rows = [d for d in store.ledger.for_customer(customer) if d.step_id == "invite"]
                 assert [d.status for d in rows] == ["sent"]
 
             await eventually(sent, timeout=60)

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.cli_process import start_worker
 from tests.props import VIP_PROPS

@@ -16,7 +16,7 @@ from activities.channels.twilio import TwilioAdapter
 from activities.deliver import DeliveryActivities
 from journeys.delivery.governance import Governance
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.http_sink import HttpSink, Reply
 from worker import build_worker
 

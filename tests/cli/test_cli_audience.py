@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from journeys.cli.main import app
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.customers.test_customers import data  # noqa: F401 - fixture: temporary data folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_the_birthday_audience_of_the_example_customers(data: Store, shipped: No
     assert result.output.rstrip().endswith(
         "1 customer(s) in the audience of birthday at 2027-02-28T20:00:00+00:00"
     )
-    assert data.outbox_for("chloe") == []  # a preview starts nothing
+    assert data.outbox.for_customer("chloe") == []  # a preview starts nothing
 
 
 def test_an_event_scenario_has_no_audience(data: Store, shipped: None) -> None:

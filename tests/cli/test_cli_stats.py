@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from journeys.cli.main import app
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tracking_tables import JourneyFact
 from tests.cli.test_cli_audience import shipped  # noqa: F401 - fixture: the shipped scenarios
 from tests.customers.test_customers import data  # noqa: F401 - fixture: temporary data folder
@@ -17,7 +17,7 @@ from tests.customers.test_customers import data  # noqa: F401 - fixture: tempora
 def test_stats_prints_each_step_of_the_funnel(data: Store, shipped: None) -> None:
     now = datetime.now(UTC)
     for n, kind in enumerate(("entered", "waiting", "entered", "exited")):
-        data.record_fact(
+        data.journeys.record_fact(
             JourneyFact(
                 workflow_id=f"journey/abandoned-cart/c{n // 2}",
                 entry_id=f"e{n // 2}",
@@ -58,4 +58,4 @@ def test_send_event_refuses_what_the_api_refuses_and_stores_nothing(
 
     assert result.exit_code == 2, result.output
     assert why in " ".join(result.output.split())  # rich wraps the panel's lines
-    assert data.events_for("c1") == []
+    assert data.events.for_customer("c1") == []

@@ -20,7 +20,8 @@ from journeys.cli.main import app
 from journeys.customers import imports as customer_import
 from journeys.customers.profiles import ProfileError, identify
 from journeys.process.settings import Settings
-from journeys.store.records import Customer, Delivery, Store
+from journeys.store import Store
+from journeys.store.tables import Customer, Delivery
 from tests.store.test_store import postgres_admin, store  # noqa: F401 - both databases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,11 +37,11 @@ def test_identify_logs_each_consent_change_once_with_its_source(store: Store) ->
     identify(store, "ana", {**profile, "locale": "fr"}, source="app")  # consent unchanged
     identify(store, "ana", {"consent": {"email": False}}, source="preference-center")
 
-    changes = [(c.channel, c.granted, c.source) for c in store.consent_changes("ana")]
+    changes = [(c.channel, c.granted, c.source) for c in store.consent.changes("ana")]
     # sms: False where nothing was stored is no change (absent = not granted)
     assert changes == [("email", True, "app"), ("email", False, "preference-center")]
-    assert store.consent_changes("ana")[0].created_at == AT
-    customer = store.get_customer("ana")
+    assert store.consent.changes("ana")[0].created_at == AT
+    customer = store.customers.get("ana")
     assert customer is not None
     assert customer["consent"] == {"email": False, "sms": False, "push": False}
     assert customer["locale"] == "fr"
@@ -64,7 +65,7 @@ def test_identify_sorts_columns_from_attributes(store: Store) -> None:
 
     assert customer["time_zone"] == "Asia/Tokyo"
     assert (customer["first_name"], customer["points"], customer["tier"]) == ("Ben", 10, "gold")
-    row = store.get_customer_row("ben")
+    row = store.customers.row("ben")
     assert row is not None
     assert row.attributes == {"points": 10, "tier": "gold", "first_name": "Ben"}
     assert (row.birthday, row.birth_month, row.birth_day) == (date(1990, 3, 5), 3, 5)
@@ -94,7 +95,7 @@ def test_a_bad_value_names_its_field_and_changes_nothing(
     message: str,
 ) -> None:
     identify(store, "ana", {"email": "ana@example.com", "consent": {"email": True}}, source="app")
-    before = store.get_customer_row("ana")
+    before = store.customers.row("ana")
 
     change = {"consent": {"email": False, "sms": True}, "city": "Lyon", **profile}
     with pytest.raises(ProfileError) as raised:
@@ -102,14 +103,14 @@ def test_a_bad_value_names_its_field_and_changes_nothing(
 
     assert (raised.value.field, raised.value.message) == (field, message)
     assert str(raised.value) == f"{field}: {message}"
-    assert store.get_customer_row("ana") == before
-    assert len(store.consent_changes("ana")) == 1
+    assert store.customers.row("ana") == before
+    assert len(store.consent.changes("ana")) == 1
 
 
 def test_identify_many_is_one_transaction_and_counts_the_created(store: Store) -> None:
     identify(store, "ana", {"consent": {"email": True}}, source="app")
 
-    created = store.identify_many(
+    created = store.customers.identify_many(
         [
             ("ana", {"consent": {"sms": True}}, {}),
             ("ben", {"locale": "fr", "consent": {"email": True}}, {"first_name": "Ben"}),
@@ -118,18 +119,18 @@ def test_identify_many_is_one_transaction_and_counts_the_created(store: Store) -
     )
 
     assert created == 1
-    assert [(c.channel, c.source) for c in store.consent_changes("ana")] == [
+    assert [(c.channel, c.source) for c in store.consent.changes("ana")] == [
         ("email", "app"),
         ("sms", "import:a.csv"),
     ]
-    assert [(c.channel, c.granted) for c in store.consent_changes("ben")] == [("email", True)]
+    assert [(c.channel, c.granted) for c in store.consent.changes("ben")] == [("email", True)]
 
     with pytest.raises(ValueError, match="customer 'dan': 'Mars/Olympus' is not an IANA"):
-        store.identify_many(
+        store.customers.identify_many(
             [("chloe", {"locale": "fr"}, {}), ("dan", {"time_zone": "Mars/Olympus"}, {})],
             source="import:b.csv",
         )
-    assert store.get_customer_row("chloe") is None  # the whole batch is undone
+    assert store.customers.row("chloe") is None  # the whole batch is undone
 
 
 # -------------------------------------------------------------------- journeys customers
@@ -199,7 +200,7 @@ def test_import_a_csv_then_show_a_customer(data: Store) -> None:
 def test_show_lists_the_last_ten_deliveries_newest_first(data: Store) -> None:
     identify(data, "ana", {"email": "ana@example.com"}, source="app")
     for number in range(12):
-        data.record_delivery(
+        data.ledger.record(
             Delivery(
                 delivery_key=f"k{number}",
                 channel="email",
@@ -236,12 +237,12 @@ def test_import_json_lines_with_nested_consent_and_typed_attributes(data: Store)
 
     assert result.exit_code == 0, result.output
     assert "imported 2 customers (2 created, 0 updated) from customers.jsonl" in result.output
-    ana = data.get_customer_row("ana")
+    ana = data.customers.row("ana")
     assert ana is not None and ana.attributes == {"points": 120, "vip": True}
     assert ana.consent == {"email": True, "sms": True}
-    other = data.get_customer_row("42")
+    other = data.customers.row("42")
     assert other is not None and other.attributes == {"city": "Lyon"}  # null: not set
-    assert [(c.channel, c.source) for c in data.consent_changes("42")] == [
+    assert [(c.channel, c.source) for c in data.consent.changes("42")] == [
         ("push", "import:customers.jsonl")
     ]
 
@@ -268,7 +269,7 @@ BAD_PROBLEMS = [
 def test_one_bad_row_imports_nothing_and_lists_every_problem(data: Store) -> None:
     Path("customers.csv").write_text(GOOD, encoding="utf-8")
     assert customers("import", "customers.csv").exit_code == 0
-    before = (count(data), data.get_customer_row("ana"), data.consent_changes("ana"))
+    before = (count(data), data.customers.row("ana"), data.consent.changes("ana"))
     Path("customers.csv").write_text(BAD, encoding="utf-8")
 
     result = customers("import", "customers.csv")
@@ -280,7 +281,7 @@ def test_one_bad_row_imports_nothing_and_lists_every_problem(data: Store) -> Non
         "3 invalid row(s) in customers.csv: nothing imported "
         "(fix them, or pass --skip-invalid to import the other rows)"
     )
-    assert (count(data), data.get_customer_row("ana"), data.consent_changes("ana")) == before
+    assert (count(data), data.customers.row("ana"), data.consent.changes("ana")) == before
 
 
 def test_skip_invalid_imports_the_good_rows_and_still_fails(data: Store) -> None:
@@ -294,31 +295,31 @@ def test_skip_invalid_imports_the_good_rows_and_still_fails(data: Store) -> None
     assert "3 invalid row(s) skipped" in lines
     assert lines[-1] == "imported 3 customers (3 created, 0 updated) from customers.csv"
     assert {c.id for c in _all(data)} == {"chloe", "dan", "ana"}
-    chloe = data.get_customer_row("chloe")
+    chloe = data.customers.row("chloe")
     assert chloe is not None and chloe.email == "chloe@example.com"  # the first row is kept
-    dan = data.get_customer_row("dan")
+    dan = data.customers.row("dan")
     assert dan is not None and dan.attributes == {"first_name": "Dan\nthe second line of one cell"}
 
 
 def test_importing_the_same_file_again_updates_without_duplicates(data: Store) -> None:
     Path("customers.csv").write_text(GOOD, encoding="utf-8")
     assert customers("import", "customers.csv").exit_code == 0
-    logged = len(data.consent_changes("ana"))
+    logged = len(data.consent.changes("ana"))
 
     again = customers("import", "customers.csv")
 
     assert again.exit_code == 0, again.output
     assert "imported 3 customers (0 created, 3 updated) from customers.csv" in again.output
     assert count(data) == 3
-    assert len(data.consent_changes("ana")) == logged  # nothing changed, nothing logged
+    assert len(data.consent.changes("ana")) == logged  # nothing changed, nothing logged
 
     Path("customers.csv").write_text(
         GOOD.replace("ana@example.com,fr,Europe/Paris,1990-03-05,true", "ana@new.fr,fr,,,false")
     )
     assert customers("import", "customers.csv").exit_code == 0
-    ana = data.get_customer_row("ana")
+    ana = data.customers.row("ana")
     assert ana is not None and (ana.email, ana.time_zone) == ("ana@new.fr", "Europe/Paris")
-    assert [(c.granted, c.source) for c in data.consent_changes("ana")][-1] == (
+    assert [(c.granted, c.source) for c in data.consent.changes("ana")][-1] == (
         False,
         "import:customers.csv",
     )
@@ -355,7 +356,7 @@ def test_the_example_file_imports_cleanly(data: Store) -> None:
     assert {r.locale for r in rows} == {"fr", "en"}
     assert all(r.birthday and r.birthday < date.today() - timedelta(days=365) for r in rows)
     assert all(r.attributes.get("first_name") for r in rows)
-    assert any(change.granted for r in rows for change in data.consent_changes(r.id))
+    assert any(change.granted for r in rows for change in data.consent.changes(r.id))
 
 
 def _all(db: Store) -> list[Customer]:

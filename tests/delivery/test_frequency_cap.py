@@ -14,7 +14,7 @@ from journeys.delivery.governance import Governance
 from journeys.delivery.quiet_hours import QuietHours
 from journeys.model.contracts import DeliverRequest
 from journeys.rendering.templating import Templates
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.activities.test_deliver import NOW, customer, deliver, request, templates  # noqa: F401
 from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures on both databases
 
@@ -54,7 +54,7 @@ async def test_two_journeys_racing_for_the_last_slot_send_exactly_once(
     assert sorted(r.status for r in racing) == ["sent", "suppressed", "suppressed", "suppressed"]
     capped = [r for r in racing if r.status == "suppressed"]
     assert all(r.decisions[-1].status == "suppressed:capped" for r in capped)
-    assert len(store.outbox_for("c1")) == 3
+    assert len(store.outbox.for_customer("c1")) == 3
 
 
 async def test_transactional_and_old_messages_do_not_count(
@@ -81,7 +81,7 @@ async def test_a_retried_reservation_keeps_its_own_slot(
         await deliver(delivery, step(number))
     again = await deliver(delivery, step(3))  # the same delivery key: not a fourth message
     assert again.status == "sent"
-    assert len(store.outbox_for("c1")) == 3
+    assert len(store.outbox.for_customer("c1")) == 3
 
 
 def test_cap_setting_is_parsed_or_refused_clearly() -> None:

@@ -15,7 +15,7 @@ from journeys.authoring.scenario_file import parse_scenario
 from journeys.delivery.governance import Governance
 from journeys.delivery.quiet_hours import QuietHours, Window
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from worker import build_worker
 
@@ -56,7 +56,7 @@ async def test_sms_due_at_night_waits_for_eight_in_the_morning(driver: JourneyDr
 
     state = await driver.finish("late-sms", customer)
 
-    late, receipt = driver.store.outbox_for(customer)
+    late, receipt = driver.store.outbox.for_customer(customer)
     assert (late.step_id, late.journey_time.astimezone(TOKYO).hour) == ("late", 8)
     assert late.journey_time.astimezone(TOKYO).minute == 0
     assert [m.status for m in state.messages] == ["sent", "sent"]
@@ -65,7 +65,7 @@ async def test_sms_due_at_night_waits_for_eight_in_the_morning(driver: JourneyDr
     )
     # The transactional receipt right after is not held back: same local morning, no wait.
     assert receipt.journey_time - late.journey_time < timedelta(minutes=1)
-    ledger = {d.status for d in driver.store.deliveries_for(customer) if d.step_id == "late"}
+    ledger = {d.status for d in driver.store.ledger.for_customer(customer) if d.step_id == "late"}
     assert ledger == {"sent"}  # the deferral row became the sent row
 
 

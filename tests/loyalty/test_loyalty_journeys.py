@@ -39,8 +39,8 @@ async def test_a_purchase_that_cannot_be_applied_fails_at_once_and_changes_nothi
         cause = cause.cause
     assert f"purchase event {event_id}:" in str(cause)
     assert (await handle.describe()).raw_description.pending_activities == []
-    summary = journeys.store.points_summary(customer, datetime.now(UTC))
-    assert (summary["earned"], journeys.store.tier_of(customer)) == (0, None)
+    summary = journeys.store.points.summary(customer, datetime.now(UTC))
+    assert (summary["earned"], journeys.store.loyalty.tier_of(customer)) == (0, None)
 
 
 async def test_a_purchase_earns_points_once_per_event_id(journeys: JourneyDriver) -> None:
@@ -49,16 +49,16 @@ async def test_a_purchase_earns_points_once_per_event_id(journeys: JourneyDriver
     await purchase(journeys, customer, 42.9, "order-1")  # the app retried
 
     async def earned() -> None:
-        assert journeys.store.points_summary(customer, datetime.now(UTC))["balance"] == 42
+        assert journeys.store.points.summary(customer, datetime.now(UTC))["balance"] == 42
 
     await eventually(earned)
     await purchase(journeys, customer, 10, "order-2")
 
     async def both() -> None:
-        assert journeys.store.points_summary(customer, datetime.now(UTC))["earned"] == 52
+        assert journeys.store.points.summary(customer, datetime.now(UTC))["earned"] == 52
 
     await eventually(both)
-    assert len(journeys.store.purchases_for(customer)) == 2
+    assert len(journeys.store.loyalty.purchases_for(customer)) == 2
 
 
 async def test_a_purchase_reaching_gold_starts_the_vip_invitation(journeys: JourneyDriver) -> None:
@@ -66,7 +66,7 @@ async def test_a_purchase_reaching_gold_starts_the_vip_invitation(journeys: Jour
     await purchase(journeys, customer, 400)  # silver: the VIP scenario does not take it
 
     async def silver() -> None:
-        state = journeys.store.tier_of(customer)
+        state = journeys.store.loyalty.tier_of(customer)
         assert state is not None and state.tier == "silver"
 
     await eventually(silver)
@@ -78,9 +78,9 @@ async def test_a_purchase_reaching_gold_starts_the_vip_invitation(journeys: Jour
     await eventually(invited)
     state = await journeys.state(VIP, customer)
     assert state.status == "running" and state.entries == 1
-    [invite] = journeys.store.outbox_for(customer)
+    [invite] = journeys.store.outbox.for_customer(customer)
     assert "Gold" in invite.text and "Winter Private Sale" in invite.text
-    assert journeys.store.pending_events(customer) == []  # every tier event was routed
+    assert journeys.store.events.pending(customer) == []  # every tier event was routed
 
 
 async def daily(journeys: JourneyDriver, at: datetime) -> DailyReport:
@@ -100,25 +100,27 @@ async def test_the_daily_run_scores_segments_expires_points_and_downgrades(
     await purchase(journeys, customer, 400)
 
     async def silver() -> None:
-        state = journeys.store.tier_of(customer)
+        state = journeys.store.loyalty.tier_of(customer)
         assert state is not None and state.tier == "silver"
 
     await eventually(silver)
 
     tomorrow = await daily(journeys, datetime.now(UTC) + timedelta(days=1))
     assert tomorrow.rfm_scored >= 1 and tomorrow.segment_changes >= 1
-    segment = journeys.store.segment_of(customer)
+    segment = journeys.store.loyalty.segment_of(customer)
     assert segment is not None
-    entered = [e for e in journeys.store.events_for(customer) if e.name == "segment.entered"]
+    entered = [
+        e for e in journeys.store.events.for_customer(customer) if e.name == "segment.entered"
+    ]
     assert [(e.properties["segment"], e.routed_at is not None) for e in entered] == [
         (segment.segment, True)
     ]
 
     in_two_years = await daily(journeys, datetime.now(UTC) + timedelta(days=730))
     assert in_two_years.points_expired >= 400 and in_two_years.tier_changes >= 1
-    summary = journeys.store.points_summary(customer, datetime.now(UTC) + timedelta(days=730))
+    summary = journeys.store.points.summary(customer, datetime.now(UTC) + timedelta(days=730))
     assert (summary["balance"], summary["expired"]) == (0, 400)
-    tier = journeys.store.tier_of(customer)
+    tier = journeys.store.loyalty.tier_of(customer)
     assert tier is not None and tier.tier == "member"
-    names = [e.name for e in journeys.store.events_for(customer)]
-    assert "tier.downgraded" in names and journeys.store.pending_events(customer) == []
+    names = [e.name for e in journeys.store.events.for_customer(customer)]
+    assert "tier.downgraded" in names and journeys.store.events.pending(customer) == []

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeys.loyalty.program import Expiry, PointsRules
+from journeys.store import Store
 from journeys.store.loyalty_tables import ACTIVE, EARN, EXPIRE, EXPIRED, PENDING, REDEEM
 from journeys.store.points import InsufficientPoints
-from journeys.store.records import Store
 from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - both databases
 
 T0 = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
@@ -27,18 +27,18 @@ YEAR = PointsRules()  # the default: 365 days, active at once
 def earn(
     wallet: Store, customer: str, points: int, ref: str, at: datetime, rules: PointsRules
 ) -> Any:
-    return wallet.earn_points(
+    return wallet.points.earn(
         customer, points, source_ref=ref, reason="purchase", at=at, rules=rules
     )
 
 
 def redeem(wallet: Store, customer: str, points: int, ref: str, at: datetime) -> int:
-    return wallet.redeem_points(customer, points, source_ref=ref, reason="reward", at=at)
+    return wallet.points.redeem(customer, points, source_ref=ref, reason="reward", at=at)
 
 
 def snapshot(wallet: Store, customer: str) -> tuple[list[Any], list[Any]]:
-    lots = [(lot.id, lot.remaining, lot.status) for lot in wallet.points_lots(customer)]
-    entries = [(e.kind, e.amount, e.lot_id, e.source_ref) for e in wallet.points_entries(customer)]
+    lots = [(lot.id, lot.remaining, lot.status) for lot in wallet.points.lots(customer)]
+    entries = [(e.kind, e.amount, e.lot_id, e.source_ref) for e in wallet.points.entries(customer)]
     return lots, entries
 
 
@@ -51,10 +51,10 @@ def test_earning_is_once_per_reference_and_creates_the_customer(store: Store) ->
     # Gone at the end of the local (here UTC) day a year later, not at the hour earned.
     year_later = datetime(2028, 1, 11, tzinfo=UTC)
     assert (lot.earned_at, lot.active_at, lot.expires_at) == (T0, T0, year_later)
-    assert store.get_customer("ghost") is not None  # purchases arrive before profiles
+    assert store.customers.get("ghost") is not None  # purchases arrive before profiles
     again = earn(store, "ghost", 999, "order-1", T0 + timedelta(hours=1), NEVER)
     assert (again.id, again.amount, again.expires_at) == (lot.id, 120, lot.expires_at)
-    [entry] = store.points_entries("ghost")
+    [entry] = store.points.entries("ghost")
     assert (entry.kind, entry.amount, entry.lot_id, entry.source_ref) == (
         EARN,
         120,
@@ -65,7 +65,7 @@ def test_earning_is_once_per_reference_and_creates_the_customer(store: Store) ->
         earn(store, "ghost", 0, "order-2", T0, YEAR)
     with pytest.raises(ValueError, match="no time zone"):
         earn(store, "ghost", 5, "order-3", T0.replace(tzinfo=None), YEAR)
-    assert len(store.points_lots("ghost")) == 1
+    assert len(store.points.lots("ghost")) == 1
 
 
 def test_racing_earns_make_one_lot_per_reference(store: Store) -> None:
@@ -73,27 +73,27 @@ def test_racing_earns_make_one_lot_per_reference(store: Store) -> None:
     lots = concurrently(6, lambda i: earn(store, "new", 10 + i % 2, f"order-{i % 2}", T0, YEAR))
     assert {lot.id for lot in lots[0::2]} == {lots[0].id}
     assert {lot.id for lot in lots[1::2]} == {lots[1].id}
-    assert len(store.points_lots("new")) == 2 and len(store.points_entries("new")) == 2
-    assert store.points_summary("new", T0)["balance"] == 21
+    assert len(store.points.lots("new")) == 2 and len(store.points.entries("new")) == 2
+    assert store.points.summary("new", T0)["balance"] == 21
 
 
 def test_points_expire_at_the_end_of_the_customers_month(store: Store) -> None:
-    store.upsert_customer("c1", time_zone="America/Los_Angeles")
+    store.customers.upsert("c1", time_zone="America/Los_Angeles")
     month = PointsRules(expiry=Expiry(until_end_of="month"))
     earn(store, "c1", 100, "jan", datetime(2027, 1, 15, 12, tzinfo=UTC), month)
     # 05:00 UTC on 1 February is still 31 January in Los Angeles: January's lot.
     earn(store, "c1", 50, "jan-31-late", datetime(2027, 2, 1, 5, tzinfo=UTC), month)
-    summary = store.points_summary("c1", datetime(2027, 2, 1, 7, tzinfo=UTC))
+    summary = store.points.summary("c1", datetime(2027, 2, 1, 7, tzinfo=UTC))
     assert summary["balance"] == 150 and summary["next_expiring_amount"] == 150
     # Local midnight starting 1 February; in UTC that instant is already 1 February.
     assert summary["next_expiring_at"] == datetime(2027, 2, 1, 8, tzinfo=UTC)
     assert summary["next_expiring_on"] == "2027-01-31"
     expiry = datetime(2027, 2, 1, 8, tzinfo=UTC)
-    assert store.points_summary("c1", expiry)["balance"] == 0  # gone at that very instant
+    assert store.points.summary("c1", expiry)["balance"] == 0  # gone at that very instant
     with pytest.raises(InsufficientPoints):
         redeem(store, "c1", 1, "too-late", expiry)
     earn(store, "c1", 30, "feb", datetime(2027, 2, 1, 9, tzinfo=UTC), month)
-    later = store.points_summary("c1", datetime(2027, 2, 1, 9, tzinfo=UTC))  # January gone
+    later = store.points.summary("c1", datetime(2027, 2, 1, 9, tzinfo=UTC))  # January gone
     assert (later["balance"], later["next_expiring_amount"]) == (30, 30)
     assert later["next_expiring_at"] == datetime(2027, 3, 1, 8, tzinfo=UTC)
     assert later["next_expiring_on"] == "2027-02-28"
@@ -103,15 +103,15 @@ def test_pending_points_are_spendable_only_once_active(store: Store) -> None:
     rules = PointsRules(pending=timedelta(days=14), expiry=Expiry(after=timedelta(days=90)))
     lot = earn(store, "c1", 80, "order-1", T0, rules)
     assert (lot.status, lot.active_at) == (PENDING, T0 + timedelta(days=14))
-    summary = store.points_summary("c1", T0)
+    summary = store.points.summary("c1", T0)
     assert (summary["balance"], summary["pending"], summary["earned"]) == (0, 80, 80)
     assert summary["next_expiring_at"] is None  # nothing spendable is expiring
     with pytest.raises(InsufficientPoints, match="only 0 points can be spent, 10 requested"):
         redeem(store, "c1", 10, "r1", T0 + timedelta(days=13))
     # Active from active_at even before the daily settle has flipped the status.
     assert redeem(store, "c1", 10, "r2", T0 + timedelta(days=14)) == 10
-    assert store.settle_points(T0 + timedelta(days=14)) == (1, 0)
-    [lot] = store.points_lots("c1")
+    assert store.points.settle(T0 + timedelta(days=14)) == (1, 0)
+    [lot] = store.points.lots("c1")
     assert (lot.status, lot.remaining) == (ACTIVE, 70)
 
 
@@ -127,23 +127,23 @@ def test_settle_activates_and_expires_once(store: Store) -> None:
     day = datetime(2027, 1, 12, tzinfo=UTC)  # the end of the day after T0's (UTC customers)
     before = snapshot(store, "c1"), snapshot(store, "c2")
     nothing_due = T0 + timedelta(hours=23)  # before "waiting" activates and "short" expires
-    assert store.settle_points(nothing_due, batch=1) == (0, 0)
+    assert store.points.settle(nothing_due, batch=1) == (0, 0)
     assert (snapshot(store, "c1"), snapshot(store, "c2")) == before
-    assert store.settle_points(day, batch=1) == (1, 35)  # three pages of one lot, one empty
-    lots = {lot.source_ref: lot for c in ("c1", "c2") for lot in store.points_lots(c)}
+    assert store.points.settle(day, batch=1) == (1, 35)  # three pages of one lot, one empty
+    lots = {lot.source_ref: lot for c in ("c1", "c2") for lot in store.points.lots(c)}
     assert (lots["kept"].status, lots["kept"].remaining) == (ACTIVE, 10)
     assert (lots["unused"].status, lots["unused"].remaining) == (EXPIRED, 0)
     assert (lots["spent"].status, lots["spent"].remaining) == (EXPIRED, 0)
     assert (lots["waiting"].status, lots["waiting"].remaining) == (ACTIVE, 15)
-    expiries = [e for c in ("c1", "c2") for e in store.points_entries(c) if e.kind == EXPIRE]
+    expiries = [e for c in ("c1", "c2") for e in store.points.entries(c) if e.kind == EXPIRE]
     assert [(e.amount, e.lot_id, e.source_ref) for e in expiries] == [
         (-35, unused.id, f"expire/{unused.id}")
     ]
     assert expiries[0].occurred_at == day
     after = snapshot(store, "c1"), snapshot(store, "c2")
-    assert store.settle_points(day + timedelta(days=1)) == (0, 0)
+    assert store.points.settle(day + timedelta(days=1)) == (0, 0)
     assert (snapshot(store, "c1"), snapshot(store, "c2")) == after
-    summary = store.points_summary("c1", day)
+    summary = store.points.summary("c1", day)
     assert (summary["balance"], summary["earned"], summary["redeemed"], summary["expired"]) == (
         10,
         50,
@@ -160,9 +160,9 @@ def test_redemption_spends_earliest_expiry_first_once_per_reference(store: Store
     second = earn(store, "c1", 20, "month-b", T0, month)  # same instant: by id
     third = earn(store, "c1", 20, "month-c", T0 - timedelta(hours=1), month)  # earned earlier
     assert redeem(store, "c1", 70, "basket-1", T0) == 70
-    spent = [(e.lot_id, e.amount) for e in store.points_entries("c1") if e.kind == REDEEM]
+    spent = [(e.lot_id, e.amount) for e in store.points.entries("c1") if e.kind == REDEEM]
     assert spent == [(third.id, -20), (first.id, -20), (second.id, -20), (late.id, -10)]
-    remaining = {lot.id: lot.remaining for lot in store.points_lots("c1")}
+    remaining = {lot.id: lot.remaining for lot in store.points.lots("c1")}
     assert (remaining[never.id], remaining[late.id]) == (100, 40)
     before = snapshot(store, "c1")
     assert redeem(store, "c1", 70, "basket-1", T0) == 70  # a retry spends nothing more
@@ -175,8 +175,8 @@ def test_redemption_spends_earliest_expiry_first_once_per_reference(store: Store
         redeem(store, "c1", 0, "basket-3", T0)
     with pytest.raises(InsufficientPoints, match="only 0 points"):
         redeem(store, "nobody", 1, "basket-4", T0)
-    assert store.get_customer("nobody") is None
-    assert store.points_summary("nobody", T0) == {
+    assert store.customers.get("nobody") is None
+    assert store.points.summary("nobody", T0) == {
         "balance": 0,
         "pending": 0,
         "next_expiring_amount": 0,
@@ -197,8 +197,8 @@ def test_racing_retries_of_one_redemption_spend_once(store: Store) -> None:
         6, lambda i: redeem(store, "c1", 30, "basket-1", T0 + timedelta(hours=1))
     )
     assert results == [30] * 6
-    assert store.points_summary("c1", T0 + timedelta(hours=1))["balance"] == 70
-    assert sum(e.amount for e in store.points_entries("c1") if e.kind == REDEEM) == -30
+    assert store.points.summary("c1", T0 + timedelta(hours=1))["balance"] == 70
+    assert sum(e.amount for e in store.points.entries("c1") if e.kind == REDEEM) == -30
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: one writer anyway
@@ -214,9 +214,9 @@ def test_concurrent_redemptions_never_overspend(store: Store) -> None:
 
     results = concurrently(8, attempt)
     assert sorted(results, key=lambda r: r or 0) == [None] * 5 + [30] * 3  # 100 // 30
-    assert store.points_summary("c1", T0 + timedelta(hours=1))["balance"] == 10
-    assert all(lot.remaining >= 0 for lot in store.points_lots("c1"))
-    assert sum(e.amount for e in store.points_entries("c1")) == 10
+    assert store.points.summary("c1", T0 + timedelta(hours=1))["balance"] == 10
+    assert all(lot.remaining >= 0 for lot in store.points.lots("c1"))
+    assert sum(e.amount for e in store.points.entries("c1")) == 10
 
 
 # The ledger against a model -------------------------------------------------------------
@@ -287,7 +287,7 @@ def test_the_ledger_always_adds_up(
 ) -> None:
     customer = uuid.uuid4().hex
     if zone is not None:
-        store.upsert_customer(customer, time_zone=zone)
+        store.customers.upsert(customer, time_zone=zone)
     local = ZoneInfo(zone or "UTC")
     lots: dict[str, Lot] = {}
     redeemed: dict[str, int] = {}
@@ -333,7 +333,7 @@ def test_the_ledger_always_adds_up(
             redeemed[ref] = points
             totals[REDEEM] += points
         elif operation[0] == "settle":
-            store.settle_points(now)
+            store.points.settle(now)
             for lot in lots.values():
                 if lot.status != EXPIRED and lot.expires_at is not None and lot.expires_at <= now:
                     totals[EXPIRE] += lot.remaining
@@ -347,8 +347,8 @@ def test_the_ledger_always_adds_up(
 
 def check_fifo(wallet: Store, customer: str, ref: str, usable: list[Lot]) -> None:
     """No lot expiring later was touched while one expiring earlier still has points."""
-    stored = {lot.id: lot.remaining for lot in wallet.points_lots(customer)}
-    touched = {e.lot_id for e in wallet.points_entries(customer) if e.source_ref == ref}
+    stored = {lot.id: lot.remaining for lot in wallet.points.lots(customer)}
+    touched = {e.lot_id for e in wallet.points.entries(customer) if e.source_ref == ref}
     deadline = max(lot.fifo()[:2] for lot in usable if lot.order in touched)
     assert all(stored[lot.order] == 0 for lot in usable if lot.fifo()[:2] < deadline)
 
@@ -362,19 +362,19 @@ def check(
     *,
     settled: bool,
 ) -> None:
-    stored = wallet.points_lots(customer)
+    stored = wallet.points.lots(customer)
     assert {lot.source_ref: (lot.remaining, lot.status) for lot in stored} == {
         ref: (lot.remaining, lot.status) for ref, lot in lots.items()
     }
     assert all(lot.remaining >= 0 for lot in stored)
-    summary = wallet.points_summary(customer, now)
+    summary = wallet.points.summary(customer, now)
     earned, spent, expired = totals[EARN], totals[REDEEM], totals[EXPIRE]
     assert (summary["earned"], summary["redeemed"], summary["expired"]) == (earned, spent, expired)
     usable = [lot for lot in lots.values() if lot.spendable(now)]
     assert summary["balance"] == sum(lot.remaining for lot in usable) >= 0
     # Every point earned is still in a lot, or was redeemed, or expired.
     assert sum(lot.remaining for lot in stored) == earned - spent - expired
-    assert sum(e.amount for e in wallet.points_entries(customer)) == earned - spent - expired
+    assert sum(e.amount for e in wallet.points.entries(customer)) == earned - spent - expired
     if settled:  # nothing past its expiry is left: what is not spendable yet is pending
         assert summary["balance"] + summary["pending"] == earned - spent - expired
     expiring = [lot for lot in usable if lot.expires_at is not None]

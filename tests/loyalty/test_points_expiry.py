@@ -25,7 +25,7 @@ def wallet(
     later, at the end of that day in Paris; returns (id, earned at)."""
     customer = journeys.customer("expiry", time_zone="Europe/Paris", **profile)
     earned = earned or datetime.now(UTC)
-    journeys.store.earn_points(
+    journeys.store.points.earn(
         customer, points, source_ref=f"{customer}/b", reason="purchase", at=earned, rules=FORTY_DAYS
     )
     return customer, earned
@@ -46,8 +46,8 @@ async def test_every_earning_hour_gets_both_reminders_while_the_points_exist(
 
     for customer, earned in wallets:
         assert [step for step, _ in journeys.sent(customer)] == ["notice", "reminder", "last-day"]
-        [lot] = journeys.store.points_lots(customer)
-        last_day = journeys.store.outbox_for(customer)[-1].journey_time
+        [lot] = journeys.store.points.lots(customer)
+        last_day = journeys.store.outbox.for_customer(customer)[-1].journey_time
         assert last_day is not None and lot.expires_at is not None
         assert last_day < lot.expires_at, earned
 
@@ -60,7 +60,7 @@ async def test_redeeming_after_the_notice_cancels_the_reminders(journeys: Journe
     await journeys.idle(EXPIRY, customer)  # the notice is out; waiting for the week before
     assert journeys.sent(customer) == [("notice", "email")]
 
-    journeys.store.redeem_points(customer, 500, source_ref="order-1", reason="order", at=now)
+    journeys.store.points.redeem(customer, 500, source_ref="order-1", reason="order", at=now)
 
     state = await journeys.finish(EXPIRY, customer)
     assert state.status == "completed"
@@ -75,10 +75,10 @@ async def test_partial_redemption_shows_what_is_left_in_the_customer_locale(
 
     await journeys.scan(EXPIRY, now + timedelta(days=12))
     await journeys.idle(EXPIRY, customer)
-    journeys.store.redeem_points(customer, 200, source_ref="order-1", reason="order", at=now)
+    journeys.store.points.redeem(customer, 200, source_ref="order-1", reason="order", at=now)
     await journeys.finish(EXPIRY, customer)
 
-    notice, reminder, last_day = journeys.store.outbox_for(customer)
+    notice, reminder, last_day = journeys.store.outbox.for_customer(customer)
     assert [m.step_id for m in (notice, reminder, last_day)] == [
         "notice",
         "reminder",
@@ -102,7 +102,7 @@ async def test_points_expiring_at_the_end_of_a_month_get_their_reminders_in_that
     """The shipped rule (a year, then the end of that month): the last day is the month's."""
     customer = journeys.customer("expiry", time_zone="Europe/Paris")
     now = datetime.now(UTC)
-    lot = journeys.store.earn_points(
+    lot = journeys.store.points.earn(
         customer,
         400,
         source_ref=f"{customer}/buy",
@@ -118,7 +118,8 @@ async def test_points_expiring_at_the_end_of_a_month_get_their_reminders_in_that
     await journeys.finish(EXPIRY, customer)
 
     sent = {
-        m.step_id: m.journey_time.astimezone(PARIS) for m in journeys.store.outbox_for(customer)
+        m.step_id: m.journey_time.astimezone(PARIS)
+        for m in journeys.store.outbox.for_customer(customer)
     }  # type: ignore[union-attr]
     assert set(sent) == {"notice", "reminder", "last-day"}
     assert (sent["reminder"].date(), sent["reminder"].hour) == (last_day - timedelta(days=7), 10)

@@ -10,9 +10,9 @@ from sqlmodel import Session, col, select
 
 from journeys.loyalty.program import RfmRules
 from journeys.loyalty.segments import SEGMENTS, segment_for
+from journeys.store import Store
 from journeys.store.loyalty import SegmentChange
 from journeys.store.loyalty_tables import RfmScore
-from journeys.store.records import Store
 from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - fixtures
 
 RULES = RfmRules()  # 365 days
@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, int, int, str]] = {
 
 def buy(store: Store, customer_id: str, amount: float, at: datetime) -> None:
     ref = f"{customer_id}/{at.isoformat()}/{amount}"
-    store.record_purchase(customer_id, amount, source_ref=ref, occurred_at=at)
+    store.loyalty.record_purchase(customer_id, amount, source_ref=ref, occurred_at=at)
 
 
 def ten_customers(store: Store) -> None:
@@ -76,7 +76,7 @@ def run_rows(store: Store, run_id: str) -> list[RfmScore]:
 def apply_all(store: Store, run_id: str, limit: int = 4) -> list[SegmentChange]:
     changes, after = [], ""
     while True:
-        page, after = store.apply_rfm_run(run_id, after=after, limit=limit)
+        page, after = store.loyalty.apply_rfm_run(run_id, after=after, limit=limit)
         changes += page
         if not after:
             return changes
@@ -99,7 +99,7 @@ def second_run(store: Store) -> datetime:
     t2 = T1 + timedelta(hours=1)
     for k in range(10):
         buy(store, "r02", 0.01, T1 + timedelta(minutes=30 + k))
-    assert store.score_rfm(t2, RULES, "run-2") == 10
+    assert store.loyalty.score_rfm(t2, RULES, "run-2") == 10
     return t2
 
 
@@ -120,7 +120,7 @@ def test_every_rf_pair_has_exactly_one_segment() -> None:
 def test_scores_are_the_quintiles_worked_out_by_hand(store: Store) -> None:
     ten_customers(store)
 
-    assert store.score_rfm(T1, RULES, "run-1") == 10
+    assert store.loyalty.score_rfm(T1, RULES, "run-1") == 10
 
     rows = run_rows(store, "run-1")
     assert {row.customer_id: (row.r, row.f, row.m, row.segment) for row in rows} == EXPECTED
@@ -137,7 +137,7 @@ def test_equal_values_share_a_score(store: Store) -> None:
         buy(store, f"t{n}", 40, T1 - 2 * DAY)
         buy(store, f"t{n}", 60, T1 - DAY)
 
-    assert store.score_rfm(T1, RULES, "ties") == 5
+    assert store.loyalty.score_rfm(T1, RULES, "ties") == 5
 
     scores = {
         row.customer_id: (row.r, row.f, row.m, row.segment) for row in run_rows(store, "ties")
@@ -146,47 +146,47 @@ def test_equal_values_share_a_score(store: Store) -> None:
 
     for day in (2, 1, 0):  # the last one today: more recent than the others
         buy(store, "t6", 100, T1 - day * DAY)
-    assert store.score_rfm(T1, RULES, "ties-2") == 6
+    assert store.loyalty.score_rfm(T1, RULES, "ties-2") == 6
     scores = {row.customer_id: (row.r, row.f) for row in run_rows(store, "ties-2")}
     assert scores["t6"] == (5, 5) and {scores[f"t{n}"] for n in range(1, 6)} == {(1, 1)}
 
 
 def test_the_same_run_twice_writes_nothing(store: Store) -> None:
     ten_customers(store)
-    assert store.score_rfm(T1, RULES, "run-1") == 10
+    assert store.loyalty.score_rfm(T1, RULES, "run-1") == 10
     buy(store, "late", 30, T1 - DAY)  # would be scored by a new run
 
-    assert store.score_rfm(T1, RULES, "run-1") == 0
+    assert store.loyalty.score_rfm(T1, RULES, "run-1") == 0
     assert len(run_rows(store, "run-1")) == 10
-    assert store.score_rfm(T1, RULES, "run-2") == 11
+    assert store.loyalty.score_rfm(T1, RULES, "run-2") == 11
 
 
 def test_racing_runs_of_one_run_id_score_once(store: Store) -> None:
     ten_customers(store)
-    results = concurrently(4, lambda _: store.score_rfm(T1, RULES, "run-1"))
+    results = concurrently(4, lambda _: store.loyalty.score_rfm(T1, RULES, "run-1"))
     assert sorted(results) == [0, 0, 0, 10]
     assert len(run_rows(store, "run-1")) == 10
 
 
 def test_segment_changes_are_reported_once_when_they_change(store: Store) -> None:
     ten_customers(store)
-    store.score_rfm(T1, RULES, "run-1")
+    store.loyalty.score_rfm(T1, RULES, "run-1")
 
     first = apply_all(store, "run-1", limit=4)  # pages of 4, 4 and 2
     assert first == [
         SegmentChange(customer_id, None, segment, r, f, m)
         for customer_id, (r, f, m, segment) in EXPECTED.items()
     ]
-    assert store.apply_rfm_run("run-1", limit=4) == ([], "r04")  # a page applied again
+    assert store.loyalty.apply_rfm_run("run-1", limit=4) == ([], "r04")  # a page applied again
     assert apply_all(store, "run-1", limit=3) == []
     # One segment.entered per change, unrouted, committed with the segment itself.
-    entered = {e.customer_id: e.properties["segment"] for e in store.pending_events(limit=100)}
+    entered = {e.customer_id: e.properties["segment"] for e in store.events.pending(limit=100)}
     assert entered == {customer_id: row[3] for customer_id, row in EXPECTED.items()}
 
     t2 = second_run(store)
     assert apply_all(store, "run-2", limit=4) == SECOND_RUN_CHANGES
-    kept = store.segment_of("r10")  # same segment: computed_at moves, since stays
-    moved = store.segment_of("r02")
+    kept = store.loyalty.segment_of("r10")  # same segment: computed_at moves, since stays
+    moved = store.loyalty.segment_of("r02")
     assert kept is not None and moved is not None
     assert (kept.segment, kept.r, kept.f, kept.m, kept.since, kept.computed_at) == (
         "At Risk",
@@ -197,22 +197,22 @@ def test_segment_changes_are_reported_once_when_they_change(store: Store) -> Non
         t2,
     )
     assert (moved.segment, moved.since, moved.computed_at) == ("Champions", t2, t2)
-    assert store.segment_of("old") is None
+    assert store.loyalty.segment_of("old") is None
 
     # The older run applied late moves nobody back.
     assert apply_all(store, "run-1") == []
-    assert store.segment_of("r02").segment == "Champions"  # type: ignore[union-attr]
+    assert store.loyalty.segment_of("r02").segment == "Champions"  # type: ignore[union-attr]
 
 
 def test_racing_applies_of_one_page_report_each_change_once(store: Store) -> None:
     ten_customers(store)
-    store.score_rfm(T1, RULES, "run-1")
-    results = concurrently(4, lambda _: store.apply_rfm_run("run-1", limit=20))
+    store.loyalty.score_rfm(T1, RULES, "run-1")
+    results = concurrently(4, lambda _: store.loyalty.apply_rfm_run("run-1", limit=20))
     changes = [change for page, after in results for change in page]
     assert sorted(change.customer_id for change in changes) == sorted(EXPECTED)
     assert {after for _, after in results} == {""}
 
     second_run(store)  # now the rows exist: they are locked, not inserted
-    results = concurrently(4, lambda _: store.apply_rfm_run("run-2", limit=20))
+    results = concurrently(4, lambda _: store.loyalty.apply_rfm_run("run-2", limit=20))
     changes = [change for page, _ in results for change in page]
     assert sorted(changes, key=lambda change: change.customer_id) == SECOND_RUN_CHANGES

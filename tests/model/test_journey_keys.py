@@ -22,7 +22,7 @@ from journeys.model import journey_keys
 from journeys.model.events import Event
 from journeys.model.journey_state import JourneyInput, JourneyProgress, journey_id
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.store.tables import Delivery
 from journeys.store.tracking_tables import JourneyFact
 from journeys.temporal.routing import Router
@@ -81,7 +81,7 @@ async def test_customers_whose_ids_shared_a_key_each_get_their_own_message_and_p
     base = f"kc-{uuid.uuid4().hex[:6]}"
     pair = {f"{base}/x": "e1", base: "x/e1"}  # customer -> trigger event id
     for customer in pair:
-        store.upsert_customer(
+        store.customers.upsert(
             customer, email=f"{customer.replace('/', '.')}@example.com", consent={"email": True}
         )
 
@@ -92,10 +92,10 @@ async def test_customers_whose_ids_shared_a_key_each_get_their_own_message_and_p
 
     keys = set()
     for customer, event_id in pair.items():
-        [message] = store.outbox_for(customer)
+        [message] = store.outbox.for_customer(customer)
         assert message.recipient == f"{customer.replace('/', '.')}@example.com"
-        assert store.points_summary(customer, datetime.now(UTC))["earned"] == 10
-        [row] = store.deliveries_for(customer)
+        assert store.points.summary(customer, datetime.now(UTC))["earned"] == 10
+        [row] = store.ledger.for_customer(customer)
         assert (row.status, row.entry_id) == ("sent", event_id)
         assert row.delivery_key == journey_keys.step_key("keys-promo", customer, event_id, "offer")
         keys.add(row.delivery_key)
@@ -111,7 +111,7 @@ async def test_a_run_carrying_an_entry_of_the_first_format_keeps_its_keys(
     reserved under one key must not be sent again under another)."""
     scenario = parse_scenario(PROMO.replace("keys-promo", "keys-legacy"), "keys-legacy.yaml")
     customer = f"legacy-{uuid.uuid4().hex[:6]}"
-    store.upsert_customer(customer, email=f"{customer}@example.com", consent={"email": True})
+    store.customers.upsert(customer, email=f"{customer}@example.com", consent={"email": True})
     properties = {"cart_total": 50, **CART_PROPS}
     trigger = Event(id="e1", name="promo.sent", customer_id=customer, properties=properties)
     workflow_id = journey_id(scenario.id, customer)
@@ -134,7 +134,7 @@ async def test_a_run_carrying_an_entry_of_the_first_format_keeps_its_keys(
     )
     await handle.result()
 
-    [row] = store.deliveries_for(customer)
+    [row] = store.ledger.for_customer(customer)
     assert row.delivery_key == f"{workflow_id}/e1/offer"
 
 
@@ -152,7 +152,7 @@ async def test_the_funnel_reads_ledger_rows_of_both_formats(
     # is the first format; another entry's row (key of entry e2) is not counted as it.
     old = journeys.customer("funnel-old")
     workflow_id = journey_id(scenario.id, old)
-    store.record_fact(
+    store.journeys.record_fact(
         JourneyFact(
             workflow_id=workflow_id,
             entry_id="e1",
@@ -163,7 +163,7 @@ async def test_the_funnel_reads_ledger_rows_of_both_formats(
         )
     )
     for entry, status in (("e1", "sent"), ("e2", "suppressed:no-consent")):
-        store.record_delivery(
+        store.ledger.record(
             Delivery(
                 delivery_key=journey_keys.legacy_key(workflow_id, entry, "offer"),
                 channel="email",
@@ -175,6 +175,6 @@ async def test_the_funnel_reads_ledger_rows_of_both_formats(
             )
         )
 
-    funnel = store.funnel(scenario, since, datetime.now(UTC) + timedelta(days=1))
+    funnel = store.journeys.funnel(scenario, since, datetime.now(UTC) + timedelta(days=1))
     offer = next(step for step in funnel.steps if step.step_id == "offer")
     assert (funnel.entered, offer.sent, offer.suppressed) == (2, 2, {})

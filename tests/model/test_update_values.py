@@ -22,7 +22,7 @@ from journeys.authoring.scenario_file import parse_scenario
 from journeys.delivery.governance import Governance
 from journeys.model.scenario import Scenario
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
 from tests.workflows.test_step_errors import task_failures
@@ -95,7 +95,7 @@ async def test_a_value_json_cannot_hold_ends_the_entry_as_an_invalid_update_at_o
     ), state.exit_reason
     assert await durable_retries(driver, scenario_id, customer) == 0
     assert await task_failures(driver.handle(scenario_id, customer)) == 0
-    profile = driver.store.get_customer(customer)
+    profile = driver.store.customers.get(customer)
     assert profile is not None
     assert "score" not in profile and "fine" not in profile  # nothing of the step written
     assert driver.sent(customer) == []

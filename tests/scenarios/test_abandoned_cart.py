@@ -25,7 +25,7 @@ async def test_reminder_goes_out_after_one_hour(journeys: JourneyDriver) -> None
         assert journeys.sent(customer) == [("reminder", "email")]
 
     await eventually(reminded)
-    message = journeys.store.outbox_for(customer)[0]
+    message = journeys.store.outbox.for_customer(customer)[0]
     assert "42.50" in message.text
 
 
@@ -75,7 +75,7 @@ async def test_second_cart_update_restarts_the_timer(journeys: JourneyDriver) ->
         assert journeys.sent(customer) == [("reminder", "email")]
 
     await eventually(reminded_once)
-    assert "35.00" in journeys.store.outbox_for(customer)[0].text
+    assert "35.00" in journeys.store.outbox.for_customer(customer)[0].text
     state = await journeys.state(CART, customer)
     assert state.entries == 2
 

@@ -56,12 +56,12 @@ async def test_each_zone_is_greeted_on_its_local_birthday_morning(journeys: Jour
     for zone, customer in customers.items():
         state = await journeys.finish(BIRTHDAY, customer)
         assert state.status == "completed"
-        [greeting] = journeys.store.outbox_for(customer)
+        [greeting] = journeys.store.outbox.for_customer(customer)
         assert greeting.channel == "email" and "Happy birthday" in greeting.subject
         assert greeting.journey_time is not None
         local = greeting.journey_time.astimezone(ZoneInfo(zone))
         assert (local.date(), local.hour, local.minute) == (local_date(at, zone), 9, 0), zone
-        assert journeys.store.points_summary(customer, greeting.journey_time)["balance"] == 200
+        assert journeys.store.points.summary(customer, greeting.journey_time)["balance"] == 200
         assert "200 points" in greeting.text
     assert not await _exists(journeys, elsewhere)
 
@@ -90,8 +90,8 @@ async def test_a_birthday_is_greeted_once_however_often_the_scan_runs(
 
     state = await journeys.finish(BIRTHDAY, customer)
     assert state.entries == 1
-    assert len(journeys.store.outbox_for(customer)) == 1
-    assert journeys.store.points_summary(customer, at + timedelta(days=1))["balance"] == 200
+    assert len(journeys.store.outbox.for_customer(customer)) == 1
+    assert journeys.store.points.summary(customer, at + timedelta(days=1))["balance"] == 200
 
 
 async def test_29_february_is_celebrated_on_28_february_in_other_years(
@@ -109,7 +109,7 @@ async def test_29_february_is_celebrated_on_28_february_in_other_years(
     await journeys.scan(BIRTHDAY, on_28th)
     state = await journeys.finish(BIRTHDAY, leapling)
     assert state.status == "completed"
-    [greeting] = journeys.store.outbox_for(leapling)
+    [greeting] = journeys.store.outbox.for_customer(leapling)
     assert greeting.journey_time is not None
     sent_at = greeting.journey_time.astimezone(paris).replace(second=0, microsecond=0)
     assert sent_at == datetime(year, 2, 28, 9, tzinfo=paris)
@@ -128,6 +128,6 @@ async def test_push_when_email_is_not_allowed(journeys: JourneyDriver) -> None:
     await journeys.scan(BIRTHDAY, at)
     await journeys.finish(BIRTHDAY, customer)
 
-    [greeting] = journeys.store.outbox_for(customer)
+    [greeting] = journeys.store.outbox.for_customer(customer)
     assert greeting.channel == "push"
     assert greeting.subject.startswith("Joyeux anniversaire")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.delivery.unsubscribe import make_token
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.api_server import FORM, UNSUBSCRIBE, api_client
 from tests.props import CART_PROPS
 
@@ -41,9 +41,9 @@ async def test_unsubscribing_after_the_reminder_stops_the_last_chance_email(
     assert journeys.sent(customer) == [("reminder", "email")]
     last_chance = [
         (row.channel, row.status)
-        for row in store.deliveries_for(customer)
+        for row in store.ledger.for_customer(customer)
         if row.step_id == "last-chance"
     ]
     assert last_chance == [("push", "suppressed:unreachable"), ("email", "suppressed:no-consent")]
-    [change] = store.consent_changes(customer)
+    [change] = store.consent.changes(customer)
     assert (change.channel, change.granted, change.source) == ("email", False, "unsubscribe-link")

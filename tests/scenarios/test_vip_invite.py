@@ -22,7 +22,7 @@ async def test_rsvp_before_timeout_confirms_and_sends_no_reminder(journeys: Jour
     assert state.status == "completed"  # after holding out the once-per-year period
     assert journeys.sent(customer) == [("invite", "email"), ("confirmation", "email")]
     assert state.goal_reached_at is not None
-    invite = journeys.store.outbox_for(customer)[0]
+    invite = journeys.store.outbox.for_customer(customer)[0]
     assert invite.locale == "fr"
     assert "Chloé" in invite.text
 

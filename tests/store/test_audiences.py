@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from journeys.loyalty.program import Expiry, PointsRules, RfmRules, TierRules
 from journeys.model.events import Event
 from journeys.model.scenario import Audience
+from journeys.store import Store
 from journeys.store.audience_sql import AudienceMember
-from journeys.store.records import Store
 from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures on both databases
 
 AT = datetime(2027, 2, 28, 20, 0, tzinfo=UTC)  # 21:00 in Paris, 05:00 on 1 March in Tokyo
@@ -22,7 +22,7 @@ def everyone(
     members: list[AudienceMember] = []
     cursor = ""
     while True:
-        page, cursor = wallet.audience_page(audience, at, cursor, limit)
+        page, cursor = wallet.audiences.page(audience, at, cursor, limit)
         assert len(page) <= limit
         members += page
         if not cursor:
@@ -43,7 +43,7 @@ def test_birthday_today_is_in_each_customers_own_time_zone(store: Store) -> None
         "no-birthday": ("Europe/Paris", None),
     }
     for customer_id, (zone, birthday) in born.items():
-        store.upsert_customer(customer_id, time_zone=zone, birthday=birthday)
+        store.customers.upsert(customer_id, time_zone=zone, birthday=birthday)
 
     members = everyone(store, Audience(birthday="today"), AT)
 
@@ -56,7 +56,7 @@ def test_birthday_today_is_in_each_customers_own_time_zone(store: Store) -> None
 
 
 def test_29_february_is_its_own_day_in_a_leap_year(store: Store) -> None:
-    store.upsert_customer("leapling", time_zone="Europe/Paris", birthday="2000-02-29")
+    store.customers.upsert("leapling", time_zone="Europe/Paris", birthday="2000-02-29")
     leap_28th = datetime(2028, 2, 28, 12, tzinfo=UTC)
     leap_29th = datetime(2028, 2, 29, 12, tzinfo=UTC)
     assert everyone(store, Audience(birthday="today"), leap_28th) == []
@@ -68,13 +68,13 @@ def test_points_expiring_within_the_window(store: Store) -> None:
     rules = PointsRules(expiry=Expiry(after=timedelta(days=40)))
     earned = AT - timedelta(days=20)  # expires 20 days after AT
     for customer_id, points in (("soon", 300), ("soon-spent", 100), ("later", 500)):
-        store.upsert_customer(customer_id, time_zone="Europe/Paris")
+        store.customers.upsert(customer_id, time_zone="Europe/Paris")
         at = earned if customer_id != "later" else AT  # "later" expires 40 days after AT
-        store.earn_points(
+        store.points.earn(
             customer_id, points, source_ref=customer_id, reason="x", at=at, rules=rules
         )
-    store.earn_points("soon", 50, source_ref="soon-2", reason="x", at=earned, rules=rules)
-    store.redeem_points("soon-spent", 100, source_ref="spent", reason="x", at=AT)
+    store.points.earn("soon", 50, source_ref="soon-2", reason="x", at=earned, rules=rules)
+    store.points.redeem("soon-spent", 100, source_ref="spent", reason="x", at=AT)
 
     [member] = everyone(store, Audience(points_expiring=timedelta(days=30)), AT)
 
@@ -97,15 +97,15 @@ def test_tier_segment_and_inactive_filters_combine(store: Store) -> None:
         ("gold-active", 150, 5),
         ("member-idle", 10, 100),
     ):
-        store.record_purchase(
+        store.loyalty.record_purchase(
             customer_id,
             spend,
             source_ref=customer_id,
             occurred_at=AT - timedelta(days=seen_days_ago),
         )
-        store.evaluate_tier(customer_id, AT, tiers)
+        store.loyalty.evaluate_tier(customer_id, AT, tiers)
         seen = AT - timedelta(days=seen_days_ago)
-        store.record_event(
+        store.events.record(
             Event(
                 id=f"{customer_id}/visit", name="visit", customer_id=customer_id, occurred_at=seen
             )
@@ -121,27 +121,29 @@ def test_tier_segment_and_inactive_filters_combine(store: Store) -> None:
     only_tier = everyone(store, Audience(tier=["gold"]), AT)
     assert {m.occasion for m in only_tier} == {f"scan:{AT.isoformat()}"}
 
-    store.score_rfm(AT, RfmRules(), "run-1")
-    store.apply_rfm_run("run-1")
-    segment = store.segment_of("member-idle")
+    store.loyalty.score_rfm(AT, RfmRules(), "run-1")
+    store.loyalty.apply_rfm_run("run-1")
+    segment = store.loyalty.segment_of("member-idle")
     assert segment is not None
     in_segment = everyone(store, Audience(segment=[segment.segment]), AT)
     assert "member-idle" in {m.customer_id for m in in_segment}
-    assert all(store.segment_of(m.customer_id).segment == segment.segment for m in in_segment)  # type: ignore[union-attr]
+    assert all(
+        store.loyalty.segment_of(m.customer_id).segment == segment.segment for m in in_segment
+    )  # type: ignore[union-attr]
 
 
 def test_a_claimed_occasion_is_started_once_and_an_unstarted_one_is_returned_again(
     store: Store,
 ) -> None:
     members = [AudienceMember("a", "2027-02-28"), AudienceMember("b", "2027-02-28")]
-    first = store.claim_audience("birthday", members)
+    first = store.audiences.claim("birthday", members)
     assert sorted(e.event_id for e in first) == ["birthday/a/2027-02-28", "birthday/b/2027-02-28"]
 
-    store.mark_audience_started([e.id for e in first if e.customer_id == "a"], AT)  # type: ignore[misc]
-    again = store.claim_audience("birthday", members)
+    store.audiences.mark_started([e.id for e in first if e.customer_id == "a"], AT)  # type: ignore[misc]
+    again = store.audiences.claim("birthday", members)
     assert [e.customer_id for e in again] == ["b"]  # a died before being marked: started again
 
-    store.mark_audience_started([e.id for e in again], AT)  # type: ignore[misc]
-    assert store.claim_audience("birthday", members) == []
-    next_year = store.claim_audience("birthday", [AudienceMember("a", "2028-02-28")])
+    store.audiences.mark_started([e.id for e in again], AT)  # type: ignore[misc]
+    assert store.audiences.claim("birthday", members) == []
+    next_year = store.audiences.claim("birthday", [AudienceMember("a", "2028-02-28")])
     assert [e.event_id for e in next_year] == ["birthday/a/2028-02-28"]

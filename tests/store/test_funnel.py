@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.api.test_api_events import ingest_api
 from tests.props import CART_PROPS
@@ -61,7 +61,7 @@ async def test_funnel_counts_match_the_script(
         assert (await journeys.finish(sid, customer)).status == "exited"
 
     async def counted() -> None:
-        funnel = store.funnel(scenario, since, datetime.now(UTC) + timedelta(days=30))
+        funnel = store.journeys.funnel(scenario, since, datetime.now(UTC) + timedelta(days=30))
         assert (funnel.entered, funnel.running, funnel.completed, funnel.goal_converted) == (
             5,
             2,
@@ -82,7 +82,7 @@ async def test_funnel_counts_match_the_script(
     await eventually(counted)
     # Entries before the range are not in it.
     assert (
-        store.funnel(
+        store.journeys.funnel(
             scenario, datetime.now(UTC) + timedelta(days=60), datetime.now(UTC) + timedelta(days=61)
         ).entered
         == 0

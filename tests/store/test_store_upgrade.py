@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from journeys.store.records import Store
+from journeys.store import Store
 from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
 
 # The customers table as the previous release created it.
@@ -52,7 +52,7 @@ def test_an_old_database_gains_the_new_tables_and_columns_and_keeps_its_rows(
     store.create_schema()
     store.create_schema()  # a second start changes nothing
 
-    ana = store.get_customer("ana")
+    ana = store.customers.get("ana")
     assert ana is not None
     assert (ana["email"], ana["first_name"], ana["consent"]["email"], ana["birthday"]) == (
         "ana@example.com",
@@ -60,8 +60,8 @@ def test_an_old_database_gains_the_new_tables_and_columns_and_keeps_its_rows(
         True,
         None,
     )
-    store.upsert_customer("ana", birthday="1990-03-05")
-    assert (store.get_customer("ana") or {})["birthday"] == "1990-03-05"
+    store.customers.upsert("ana", birthday="1990-03-05")
+    assert (store.customers.get("ana") or {})["birthday"] == "1990-03-05"
     schema = inspect(store.engine)
     assert {"points_lots", "points_entries", "purchases", "events", "audience_entries"} <= set(
         schema.get_table_names()
@@ -101,13 +101,13 @@ def test_an_old_event_log_gains_the_dead_letter_columns_and_keeps_its_backlog(
     store.create_schema()
     store.create_schema()
 
-    assert [e.id for e in store.pending_events()] == ["old-1", "old-2"]  # still to route
-    store.mark_failed({"old-1": "Temporal refused it: Blob data size exceeds limit."})
-    assert [e.id for e, _ in store.claim_pending()] == ["old-2"]
-    assert [(r.id, r.failure) for r in store.failed_events()] == [
+    assert [e.id for e in store.events.pending()] == ["old-1", "old-2"]  # still to route
+    store.events.mark_failed({"old-1": "Temporal refused it: Blob data size exceeds limit."})
+    assert [e.id for e, _ in store.events.claim()] == ["old-2"]
+    assert [(r.id, r.failure) for r in store.events.failed()] == [
         ("old-1", "Temporal refused it: Blob data size exceeds limit.")
     ]
     assert "ix_events_failed" in {i["name"] for i in inspect(store.engine).get_indexes("events")}
-    assert store.retry_failed(["old-1"]) == 1
-    assert store.failed_count() == 0
+    assert store.events.retry_failed(["old-1"]) == 1
+    assert store.events.failed_count() == 0
     store.engine.dispose()

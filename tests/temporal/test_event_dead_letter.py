@@ -23,7 +23,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.cli.main import app
 from journeys.model.events import Event, encoded_size
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal import routing
 from journeys.temporal.ingest import ingest
 from journeys.temporal.relay import Relay, relaying, route_pending
@@ -59,13 +59,13 @@ async def test_a_refused_event_is_set_aside_and_the_next_ones_are_routed_in_orde
         id=f"{tag}-4", name="order.completed", customer_id=customer, properties={"order_id": "o"}
     )
     # In the log by a way that does not check sizes (a derived event, an older row).
-    journeys.store.record_events([first, too_big, far_too_big, order])
+    journeys.store.events.record_many([first, too_big, far_too_big, order])
 
     while await route_pending(journeys.store, journeys.router, customer_id=customer):
         pass
 
-    assert journeys.store.pending_events(customer) == []
-    failures = {row.id: row.failure for row in journeys.store.failed_events(1000)}
+    assert journeys.store.events.pending(customer) == []
+    failures = {row.id: row.failure for row in journeys.store.events.failed(1000)}
     assert "Blob data size exceeds limit" in (failures[too_big.id] or "")
     assert "larger than max" in (failures[far_too_big.id] or "")
     assert first.id not in failures and order.id not in failures
@@ -89,10 +89,10 @@ async def test_a_refused_event_is_set_aside_and_the_next_ones_are_routed_in_orde
 
     retried = runner.invoke(app, ["events", "retry", too_big.id])
     assert retried.exit_code == 0, retried.output
-    assert [e.id for e in journeys.store.pending_events(customer)] == [too_big.id]
+    assert [e.id for e in journeys.store.events.pending(customer)] == [too_big.id]
     assert runner.invoke(app, ["events", "retry", "no-such-event"]).exit_code == 1
     await route_pending(journeys.store, journeys.router, customer_id=customer)
-    assert too_big.id in {row.id for row in journeys.store.failed_events(1000)}  # again
+    assert too_big.id in {row.id for row in journeys.store.events.failed(1000)}  # again
 
 
 async def test_send_event_refuses_an_event_over_the_event_limit_before_storing_it(
@@ -107,7 +107,7 @@ async def test_send_event_refuses_an_event_over_the_event_limit_before_storing_i
         f"event {event.id}: the event is {encoded_size(event)} bytes as JSON, over the limit "
         "of 65536 bytes (JOURNEYS_MAX_EVENT_BYTES); nothing was stored"
     )
-    assert not journeys.store.event_recorded(event.id)
+    assert not journeys.store.events.recorded(event.id)
 
 
 async def test_an_event_temporal_refuses_on_ingest_is_stored_and_set_aside(
@@ -117,8 +117,8 @@ async def test_an_event_temporal_refuses_on_ingest_is_stored_and_set_aside(
     event = cart(customer, f"{uuid.uuid4().hex[:6]}-big", OVER_BLOB_LIMIT)
     with pytest.raises(EventRefused, match="Blob data size exceeds limit"):
         await ingest(journeys.store, journeys.router, event)
-    assert event.id in {row.id for row in journeys.store.failed_events(1000)}
-    assert journeys.store.pending_events(customer) == []
+    assert event.id in {row.id for row in journeys.store.events.failed(1000)}
+    assert journeys.store.events.pending(customer) == []
 
 
 async def test_an_unreachable_server_is_not_a_refusal_the_events_wait_for_the_next_pass(
@@ -137,14 +137,16 @@ async def test_an_unreachable_server_is_not_a_refusal_the_events_wait_for_the_ne
     )
     router = Router(client, registry, settings.task_queue)
     customer = journeys.customer("dead")
-    journeys.store.record_events([cart(customer, f"{uuid.uuid4().hex[:6]}-{n}") for n in (1, 2)])
+    journeys.store.events.record_many(
+        [cart(customer, f"{uuid.uuid4().hex[:6]}-{n}") for n in (1, 2)]
+    )
 
     with pytest.raises(RuntimeError, match="connect") as raised:  # the SDK's own error
         await route_pending(journeys.store, router, customer_id=customer)
     assert refusal(raised.value) is None
 
-    assert customer not in {row.customer_id for row in journeys.store.failed_events(1000)}
-    assert len(journeys.store.claim_pending(customer)) == 2  # given back, in order, at once
+    assert customer not in {row.customer_id for row in journeys.store.events.failed(1000)}
+    assert len(journeys.store.events.claim(customer)) == 2  # given back, in order, at once
 
 
 def order(customer: str, event_id: str) -> Event:
@@ -156,11 +158,11 @@ def order(customer: str, event_id: str) -> Event:
 async def test_an_id_past_temporals_length_limit_is_set_aside(journeys: JourneyDriver) -> None:
     customer = "k" * 1000  # the journey's workflow id would be over 1000 characters
     event = cart(customer, f"{uuid.uuid4().hex[:6]}-long")
-    journeys.store.record_events([event])
+    journeys.store.events.record_many([event])
 
     await route_pending(journeys.store, journeys.router, customer_id=customer)
 
-    failures = {row.id: row.failure for row in journeys.store.failed_events(1000)}
+    failures = {row.id: row.failure for row in journeys.store.events.failed(1000)}
     assert "WorkflowId exceeds maximum allowed length" in (failures[event.id] or "")
 
 
@@ -181,7 +183,7 @@ async def test_a_refusal_not_about_the_event_keeps_it_pending_and_the_relay_retr
     customer = journeys.customer("unregistered")
     tag = uuid.uuid4().hex[:6]
     events = [cart(customer, f"{tag}-1"), order(customer, f"{tag}-2")]
-    store.record_events(events)
+    store.events.record_many(events)
     monkeypatch.setattr(routing, "CUSTOMER_ID", UNREGISTERED)
 
     async def router() -> Router:
@@ -196,8 +198,8 @@ async def test_a_refusal_not_about_the_event_keeps_it_pending_and_the_relay_retr
                 raise NotYet(f"{relay.failures} failed passes so far")
 
         await eventually(failed_twice)
-        assert store.failed_count() == 0
-        assert [e.id for e in store.pending_events(customer)] == [e.id for e in events]
+        assert store.events.failed_count() == 0
+        assert [e.id for e in store.events.pending(customer)] == [e.id for e in events]
         warning = next(r for r in caplog.records if r.name == "journeys.temporal.relay")
         assert warning.levelno == logging.WARNING
         assert "no mapping defined for search attribute JourneysNeverRegistered" in (
@@ -207,11 +209,11 @@ async def test_a_refusal_not_about_the_event_keeps_it_pending_and_the_relay_retr
         monkeypatch.undo()  # registered now
 
         async def routed() -> None:
-            if store.pending_count():
+            if store.events.pending_count():
                 raise NotYet("still pending")
 
         await eventually(routed)
-    assert store.failed_count() == 0
+    assert store.events.failed_count() == 0
     state = await journeys.finish(CART, customer)
     assert [e.id for e in state.events] == [e.id for e in events]  # in order
     assert state.status == "exited"
@@ -230,8 +232,8 @@ async def test_send_event_keeps_an_event_temporal_refuses_for_another_reason_pen
 
     assert raised.value.status == RPCStatusCode.INVALID_ARGUMENT
     assert refusal(raised.value) is None
-    assert [e.id for e in journeys.store.pending_events(customer)] == [event.id]
-    assert event.id not in {row.id for row in journeys.store.failed_events(1000)}
+    assert [e.id for e in journeys.store.events.pending(customer)] == [event.id]
+    assert event.id not in {row.id for row in journeys.store.events.failed(1000)}
 
 
 def test_a_bug_of_our_own_is_no_refusal() -> None:

@@ -8,7 +8,7 @@ from activities.channels.base import ChannelAdapter, OutgoingMessage
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import CART_PROPS
 from worker import build_worker

@@ -10,7 +10,7 @@ from journeys.app.driver import JourneyDriver
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.scenario_file import parse_scenario
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import CART_PROPS
 from tests.workflows.test_step_errors import task_failures

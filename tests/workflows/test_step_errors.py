@@ -24,7 +24,7 @@ from journeys.model.journey_state import JourneyInput, JourneyState, journey_id
 from journeys.model.limits import MAX_WAIT
 from journeys.model.scenario import Scenario
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import SIGNAL, WORKFLOW, Router
 from tests.props import CART_PROPS
 
@@ -135,7 +135,7 @@ def notes(state: JourneyState, step_id: str) -> list[str]:
 
 
 def exits(store: Store, scenario_id: str) -> dict[str, int]:
-    facts = store.funnel(
+    facts = store.journeys.funnel(
         next(s for s in SCENARIOS if s.id == scenario_id),
         since=_EPOCH,
         until=_FAR,
@@ -223,7 +223,7 @@ async def test_a_failing_update_is_noted_and_ends_the_entry(driver: JourneyDrive
     assert state.exit_reason.startswith("error at step 'mark': expression 'customer.score + 1'")
     assert notes(state, "mark")[0].startswith("error: ")
     assert driver.sent(customer) == []
-    profile = driver.store.get_customer(customer)
+    profile = driver.store.customers.get(customer)
     assert profile is not None and "score" not in profile
 
 
@@ -243,7 +243,7 @@ async def test_a_huge_points_expression_is_refused_and_nothing_is_awarded(
         "error at step 'bonus': points must be between -10,000,000 and 10,000,000, "
         "not 300,000,000,000,000,000,000"
     )
-    assert driver.store.points_summary(customer, state.timeline[-1].at)["balance"] == 0
+    assert driver.store.points.summary(customer, state.timeline[-1].at)["balance"] == 0
     assert driver.sent(customer) == []
 
 
@@ -258,12 +258,12 @@ async def test_a_template_failing_on_the_data_is_a_failed_message_on_the_ledger(
     (message,) = state.messages
     assert message.status == "failed"
     assert "cannot be rendered" in message.detail
-    (row,) = driver.store.deliveries_for(customer)
+    (row,) = driver.store.ledger.for_customer(customer)
     assert row.status == "failed:render"
     assert "cannot be rendered" in row.reason
     assert driver.sent(customer) == []
     assert notes(state, "mark") == ["set reminded=True"]
-    funnel = driver.store.funnel(SCENARIOS[-1], since=_EPOCH, until=_FAR)
+    funnel = driver.store.journeys.funnel(SCENARIOS[-1], since=_EPOCH, until=_FAR)
     (reminder,) = [s for s in funnel.steps if s.step_id == "reminder"]
     assert sum(reminder.failed.values()) >= 1
 

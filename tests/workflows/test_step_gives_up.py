@@ -25,7 +25,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.scenario_file import parse_scenario
 from journeys.model.contracts import EVALUATE_CONDITION, ConditionRequest
 from journeys.rendering.templating import Expressions
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.workflows.test_step_errors import task_failures
 from workflows.journey import JourneyWorkflow

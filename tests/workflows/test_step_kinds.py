@@ -13,7 +13,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.scenario_file import parse_scenario
 from journeys.model.journey_state import JourneyState
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import CART_PROPS
 
@@ -67,7 +67,7 @@ def variant_of(state: JourneyState) -> str:
 async def test_wait_until_sends_at_local_nine(driver: JourneyDriver, zone: str) -> None:
     customer = driver.customer(time_zone=zone)
     state = await run(driver, customer)
-    sends = driver.store.outbox_for(customer)
+    sends = driver.store.outbox.for_customer(customer)
     if variant_of(state) == "holdout":
         assert sends == []
         return
@@ -80,7 +80,7 @@ async def test_wait_until_sends_at_local_nine(driver: JourneyDriver, zone: str) 
 async def test_update_sets_customer_attributes(driver: JourneyDriver) -> None:
     customer = driver.customer()
     await run(driver, customer)
-    profile = driver.store.get_customer(customer)
+    profile = driver.store.customers.get(customer)
     assert profile is not None
     assert profile["welcomed"] is True
     assert profile["signup_source"] == "app"
@@ -100,7 +100,7 @@ async def test_if_then_exit_ends_the_journey(driver: JourneyDriver) -> None:
 async def test_split_is_weighted_deterministic_and_has_a_holdout(driver: JourneyDriver) -> None:
     customers = [f"split-{n:02d}" for n in range(30)]
     for customer in customers:
-        driver.store.upsert_customer(
+        driver.store.customers.upsert(
             customer, email=f"{customer}@example.com", consent={"email": True}
         )
     states = await asyncio.gather(*(run(driver, c) for c in customers))

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.app.driver import JourneyDriver
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
-from journeys.store.records import Store
+from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import CART_PROPS
 

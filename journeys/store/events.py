@@ -1,5 +1,10 @@
-"""The event log and scheduled audiences (who to start, once per occasion). Mixed into
-``Store``."""
+"""The event log: every event stored once, then claimed, routed to journeys, or set aside.
+
+Routers (the API's relay, the worker's) take pending events under a lease, so two of them
+never route the same event at once; an event Temporal refuses for good is set aside as
+failed (a dead letter) until an operator retries it, while the customer's later events
+are routed meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from journeys.model.events import Event
-from journeys.model.scenario import Audience, Scenario
-from journeys.store.audience_sql import AudienceMember, audience_page
-from journeys.store.funnels import Funnel, count_funnel
+from journeys.store.engine import Database
 from journeys.store.tables import Customer, utcnow
-from journeys.store.tracking_tables import AudienceEntry, EventRecord, JourneyFact
+from journeys.store.tracking_tables import EventRecord
 
 # How long a router holds the events it claimed: longer than routing them takes.
 LEASE = timedelta(seconds=60)
@@ -26,17 +29,15 @@ _PENDING = (col(EventRecord.routed_at).is_(None), col(EventRecord.failed_at).is_
 _FAILED = (col(EventRecord.routed_at).is_(None), col(EventRecord.failed_at).is_not(None))
 
 
-class TrackingRecords:
-    _session: Any  # provided by Store: a locked, short-lived Session
-    _connection: Any  # provided by Store: a locked Core connection
+class EventLog:
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    # Event log ------------------------------------------------------------------------
-
-    def record_event(self, event: Event) -> bool:
+    def record(self, event: Event) -> bool:
         """Stores an event once per id; False when that id was already stored."""
-        return self.record_events([event])[0]
+        return self.record_many([event])[0]
 
-    def record_events(self, events: Sequence[Event]) -> list[bool]:
+    def record_many(self, events: Sequence[Event]) -> list[bool]:
         """Stores a batch in one transaction (all or nothing); per event, whether it is new.
 
         An id already stored (a client's retry) is skipped; the same id twice in the batch is
@@ -45,7 +46,7 @@ class TrackingRecords:
         indexed column.
         """
         for _ in range(3):  # a conflict is a racing writer of the same id or new customer
-            with self._session() as session:
+            with self._database.session() as session:
                 ids = list({e.id for e in events})
                 query = select(EventRecord.id).where(col(EventRecord.id).in_(ids))
                 stored = set(session.exec(query).all())
@@ -89,12 +90,12 @@ class TrackingRecords:
                 row.last_seen_at = seen
             session.add(row)
 
-    def event_recorded(self, event_id: str) -> bool:
-        with self._session() as session:
+    def recorded(self, event_id: str) -> bool:
+        with self._database.session() as session:
             return session.get(EventRecord, event_id) is not None
 
     def mark_routed(self, *event_ids: str) -> None:
-        with self._session() as session:
+        with self._database.session() as session:
             session.execute(
                 update(EventRecord)
                 .where(col(EventRecord.id).in_(event_ids))
@@ -103,19 +104,19 @@ class TrackingRecords:
             session.commit()
 
     def pending_count(self) -> int:
-        with self._session() as session:
+        with self._database.session() as session:
             return int(session.exec(select(func.count()).where(*_PENDING)).one())
 
-    def pending_events(self, customer_id: str | None = None, limit: int = 500) -> list[Event]:
+    def pending(self, customer_id: str | None = None, limit: int = 500) -> list[Event]:
         """Stored but not routed yet (and not set aside as failed), oldest first."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(EventRecord).where(*_PENDING)
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.received_at), col(EventRecord.id)).limit(limit)
             return [record.event() for record in session.exec(query).all()]
 
-    def claim_pending(
+    def claim(
         self,
         customer_id: str | None = None,
         limit: int = 500,
@@ -128,12 +129,12 @@ class TrackingRecords:
         The claim is one conditional UPDATE that stamps the caller's ``token`` (a fresh one
         when None), atomic on every database: two relays (the API's and the worker's, or two
         API processes) never route the same event at once, so a journey that already ended
-        cannot be started again by a late second routing. ``release_claims`` takes the same
+        cannot be started again by a late second routing. ``release`` takes the same
         token.
         """
         now, token = utcnow(), token or uuid.uuid4().hex
         free = or_(col(EventRecord.claimed_until).is_(None), col(EventRecord.claimed_until) < now)
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(EventRecord.id).where(*_PENDING, free)
             if customer_id is not None:
                 query = query.where(EventRecord.customer_id == customer_id)
@@ -153,7 +154,7 @@ class TrackingRecords:
             mine = mine.order_by(col(EventRecord.received_at), col(EventRecord.id))
             return [(record.event(), record.received_at) for record in session.exec(mine).all()]
 
-    def release_claims(self, token: str, *event_ids: str) -> None:
+    def release(self, token: str, *event_ids: str) -> None:
         """Gives events claimed with ``token`` back before their lease ends (routing them
         failed for now): the next pass, of any router, takes them again at once.
 
@@ -163,7 +164,7 @@ class TrackingRecords:
         """
         if not event_ids:
             return
-        with self._session() as session:
+        with self._database.session() as session:
             session.execute(
                 update(EventRecord)
                 .where(
@@ -181,7 +182,7 @@ class TrackingRecords:
         """Sets events aside with the reason Temporal gave: no router takes them again
         until ``retry_failed``; the customer's later events are routed meanwhile."""
         now = utcnow()
-        with self._session() as session:
+        with self._database.session() as session:
             for event_id, reason in failures.items():
                 session.execute(
                     update(EventRecord)
@@ -190,21 +191,21 @@ class TrackingRecords:
                 )
             session.commit()
 
-    def failed_events(self, limit: int = 500) -> list[EventRecord]:
+    def failed(self, limit: int = 500) -> list[EventRecord]:
         """Set aside, oldest first."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(EventRecord).where(*_FAILED)
             query = query.order_by(col(EventRecord.failed_at), col(EventRecord.id)).limit(limit)
             return list(session.exec(query).all())
 
     def failed_count(self) -> int:
-        with self._session() as session:
+        with self._database.session() as session:
             return int(session.exec(select(func.count()).where(*_FAILED)).one())
 
     def retry_failed(self, event_ids: Sequence[str] | None = None) -> int:
         """Puts failed events (these, or all when None) back to pending; returns how many.
         They are routed after the customer's events received since: order is by arrival."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = update(EventRecord).where(*_FAILED)
             if event_ids is not None:
                 query = query.where(col(EventRecord.id).in_(event_ids))
@@ -212,93 +213,12 @@ class TrackingRecords:
             session.commit()
             return int(cast(Any, result).rowcount or 0)
 
-    def events_for(self, customer_id: str, limit: int = 50) -> list[EventRecord]:
+    def for_customer(self, customer_id: str, limit: int = 50) -> list[EventRecord]:
         """Newest first."""
-        with self._session() as session:
+        with self._database.session() as session:
             query = select(EventRecord).where(EventRecord.customer_id == customer_id)
             query = query.order_by(col(EventRecord.occurred_at).desc()).limit(limit)
             return list(session.exec(query).all())
-
-    # Journey facts (funnels) --------------------------------------------------------------
-
-    def record_fact(self, fact: JourneyFact) -> None:
-        """Writes a fact once; the same fact again (a retried local activity) is ignored.
-
-        Core, not a Session: every journey writes three or more of these, and a Session
-        cost ~1 ms per insert on SQLite where the statement takes ~0.05 ms.
-        """
-        values = {name: getattr(fact, name) for name in _FACT_COLUMNS}
-        with self._connection() as connection:
-            try:
-                connection.execute(_INSERT_FACT, values)
-                connection.commit()
-            except IntegrityError:
-                connection.rollback()
-
-    def funnel(self, scenario: Scenario, since: datetime, until: datetime) -> Funnel:
-        with self._session() as session:
-            return count_funnel(session, scenario, since, until)
-
-    # Scheduled audiences --------------------------------------------------------------
-
-    def audience_page(
-        self, audience: Audience, at: datetime, after: str, limit: int
-    ) -> tuple[list[AudienceMember], str]:
-        """One page of the audience at ``at`` (see ``journeys.store.audience_sql``)."""
-        with self._session() as session:
-            return audience_page(session, audience, at, after, limit)
-
-    def claim_audience(
-        self, scenario_id: str, members: Sequence[AudienceMember]
-    ) -> list[AudienceEntry]:
-        """The entries of these members still to start: new ones are written first.
-
-        A member whose entry for this occasion was started is left out (the scan ran
-        before); one written but not started (the scan died in between) is returned again,
-        so nobody picked is ever lost. One transaction for the page, or one per member
-        when another scan raced this one to the same rows.
-        """
-        if not members:
-            return []
-        ids = [m.customer_id for m in members]
-        with self._session() as session:
-            occasions = list({m.occasion for m in members})
-            query = select(AudienceEntry).where(
-                AudienceEntry.scenario_id == scenario_id,
-                col(AudienceEntry.customer_id).in_(ids),
-                col(AudienceEntry.occasion).in_(occasions),
-            )
-            known = {(e.customer_id, e.occasion): e for e in session.exec(query).all()}
-            fresh = [
-                AudienceEntry(
-                    scenario_id=scenario_id,
-                    customer_id=m.customer_id,
-                    occasion=m.occasion,
-                    event_id=f"{scenario_id}/{m.customer_id}/{m.occasion}",
-                )
-                for m in members
-                if (m.customer_id, m.occasion) not in known
-            ]
-            session.add_all(fresh)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if len(members) > 1:
-                    return [e for m in members for e in self.claim_audience(scenario_id, [m])]
-                return self.claim_audience(scenario_id, members)
-        wanted = {(m.customer_id, m.occasion) for m in members}
-        pending = [e for key, e in known.items() if key in wanted and e.started_at is None]
-        return pending + fresh
-
-    def mark_audience_started(self, entry_ids: Sequence[int], at: datetime) -> None:
-        with self._session() as session:
-            session.execute(
-                update(AudienceEntry)
-                .where(col(AudienceEntry.id).in_(entry_ids))
-                .values(started_at=at)
-            )
-            session.commit()
 
 
 def _record(event: Event) -> EventRecord:
@@ -309,8 +229,3 @@ def _record(event: Event) -> EventRecord:
         properties=dict(event.properties),
         occurred_at=event.occurred_at or utcnow(),
     )
-
-
-_FACTS = cast(Table, JourneyFact.__table__)
-_INSERT_FACT = insert(_FACTS)
-_FACT_COLUMNS = tuple(column.name for column in _FACTS.columns if column.name != "id")
