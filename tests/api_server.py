@@ -1,6 +1,7 @@
 """The API on a real socket for tests: uvicorn on a free loopback port, httpx talking to it.
 
 The same ``serving`` helper ``journeys up`` uses; no TestClient, no mocked transport.
+``ingest_api`` adds what ingestion needs: the relay to the session's Temporal server, a key.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command's tests read the scenarios and templates shipped in the repository."""
+"""Command-line tests that read the scenarios and templates shipped in the repository."""
 
 from __future__ import annotations
 
