@@ -67,3 +67,30 @@ def test_each_part_says_what_it_holds_and_what_it_may_import() -> None:
     for part in PARTS:
         doc = ast.get_docstring(ast.parse((REPO / "journeys" / part / "__init__.py").read_text()))
         assert doc and "import" in doc, f"journeys/{part}/__init__.py: no docstring on imports"
+
+
+def _test_modules_imported(path: Path) -> list[str]:
+    """The ``test_*`` modules ``path`` imports, however spelled (absolute, relative, ``from .``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            modules = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found += [m for m in modules if m.rpartition(".")[2].startswith("test_")]
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared fixtures live in conftest.py, shared helpers in plain modules: a fixture imported
+    from a test module hides where it comes from (ruff F811), and one module's internals
+    become another's interface."""
+    files = sorted((REPO / "tests").rglob("*.py"))
+    assert len([f for f in files if f.name.startswith("test_")]) > 50, "the walk is broken"
+    wrong = {
+        str(f.relative_to(REPO)): imported for f in files if (imported := _test_modules_imported(f))
+    }
+    assert wrong == {}

@@ -30,8 +30,10 @@ from journeys.api.state import SendGridWebhookSettings
 from journeys.model.contracts import DeliverResult
 from journeys.rendering.templating import Templates
 from journeys.store import Store
-from tests.activities.test_deliver import request
-from tests.api.test_api_provider_events import (
+from tests.api_server import api_client
+from tests.deliveries import request
+from tests.http_sink import HttpSink, Reply
+from tests.provider_webhooks import (
     SENDGRID_EVENTS,
     SENDGRID_SEND,
     TWILIO_MESSAGES,
@@ -40,14 +42,16 @@ from tests.api.test_api_provider_events import (
     post_twilio,
     public_key_text,
     sendgrid_signed,
-    signing_key,  # noqa: F401 (fixture)
-    store,  # noqa: F401 (fixture)
-    templates,  # noqa: F401 (fixture)
     twilio_form,
     twilio_settings,
 )
-from tests.api_server import api_client
-from tests.http_sink import HttpSink, Reply
+
+
+@pytest.fixture
+def store(sqlite_store: Store) -> Store:
+    """A SQLite file of the test's own, not the session's store the worker writes to."""
+    return sqlite_store
+
 
 # The provider takes the request, then answers after the client stopped waiting.
 LATE = 1.5

@@ -6,14 +6,11 @@ No Temporal server: ``ActivityEnvironment`` runs the activity as a worker would,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities import build_activities
 from activities.channels import (
@@ -24,34 +21,11 @@ from activities.channels import (
     default_adapters,
 )
 from activities.deliver import DeliveryActivities, blocked
-from journeys.model.contracts import DeliverRequest, DeliverResult, JourneyContext
-from journeys.model.events import Event
 from journeys.rendering.templating import Expressions, Templates
 from journeys.store import Store
 from journeys.store.ledger import Ledger
 from journeys.store.tables import Delivery
-
-NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-TEMPLATES = {
-    "promo/offer.email.j2": (
-        "{% block subject %}Hello {{ customer.first_name }}{% endblock %}"
-        "{% block html %}<p>{{ event.item }} for {{ customer.first_name }}</p>{% endblock %}"
-        "{% block text %}{{ event.item }} for {{ customer.first_name }}{% endblock %}"
-    ),
-    "promo/offer.email.fr.j2": (
-        "{% block subject %}Bonjour {{ customer.first_name }}{% endblock %}"
-        "{% block html %}<p>{{ event.item }} pour vous</p>{% endblock %}"
-        "{% block text %}{{ event.item }} pour vous{% endblock %}"
-    ),
-    "promo/offer.sms.j2": "{% block text %}SMS: {{ event.item }}{% endblock %}",
-    "promo/offer.push.j2": (
-        "{% block title %}Push{% endblock %}{% block text %}{{ event.item }}{% endblock %}"
-    ),
-    "broken/oops.email.j2": (
-        "{% block subject %}{{ customer.nickname }}{% endblock %}"
-        "{% block html %}x{% endblock %}{% block text %}x{% endblock %}"
-    ),
-}
+from tests.deliveries import NOW, customer, deliver, request
 
 
 class Recording(ChannelAdapter):
@@ -120,19 +94,9 @@ class StaleReads(Ledger):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 'journeys.db'}")
-    store.create_schema()
-    return store
-
-
-@pytest.fixture
-def templates(tmp_path: Path) -> Templates:
-    root = tmp_path / "templates"
-    for name, body in TEMPLATES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(body)
-    return Templates(root)
+def store(sqlite_store: Store) -> Store:
+    """A SQLite file of the test's own, not the session's store the worker writes to."""
+    return sqlite_store
 
 
 @pytest.fixture
@@ -143,34 +107,6 @@ def adapter(store: Store) -> Recording:
 @pytest.fixture
 def delivery(store: Store, templates: Templates, adapter: Recording) -> DeliveryActivities:
     return DeliveryActivities(store, templates, {"email": adapter, "sms": adapter, "push": adapter})
-
-
-def customer(store: Store, customer_id: str = "c1", **profile: Any) -> str:
-    profile.setdefault("email", "ana@example.com")
-    profile.setdefault("consent", {"email": True})
-    store.customers.upsert(customer_id, attributes={"first_name": "Ana"}, **profile)
-    return customer_id
-
-
-def request(customer_id: str, *channels: str, **fields: Any) -> DeliverRequest:
-    item = {"item": "Tea & cake"}
-    event = Event(id="ev1", name="promo.started", customer_id=customer_id, properties=item)
-    values: dict[str, Any] = {
-        "delivery_key": f"journey/promo/{customer_id}/entry-1/offer",
-        "workflow_id": f"journey/promo/{customer_id}",
-        "run_id": "run-1",
-        "scenario_id": "promo",
-        "step_id": "offer",
-        "channels": list(channels or ["email"]),
-        "template": "promo/offer",
-        "purpose": "marketing",
-        "context": JourneyContext(customer_id=customer_id, event=event, now=NOW),
-    }
-    return DeliverRequest.model_validate({**values, **fields})
-
-
-async def deliver(delivery: DeliveryActivities, req: DeliverRequest) -> DeliverResult:
-    return await ActivityEnvironment().run(delivery.deliver, req)
 
 
 def ledger(store: Store, customer_id: str = "c1") -> list[tuple[str, str]]:

@@ -20,17 +20,22 @@ from journeys.api.signatures import timestamp_is_fresh
 from journeys.api.state import SendGridWebhookSettings
 from journeys.store import Store
 from journeys.store.tables import Delivery
-from tests.api.test_api_provider_events import (
+from tests.api_server import api_client
+from tests.provider_webhooks import (
     SENDGRID_EVENTS,
     SIGNATURE,
     TIMESTAMP,
     customer,
     provider_status,
     public_key_text,
-    signing_key,  # noqa: F401 (fixture)
-    store,  # noqa: F401 (fixture)
 )
-from tests.api_server import api_client
+
+
+@pytest.fixture
+def store(sqlite_store: Store) -> Store:
+    """A SQLite file of the test's own, not the session's store the worker writes to."""
+    return sqlite_store
+
 
 BOUNCE = [{"email": "ana@example.com", "event": "bounce", "type": "bounce", "delivery_key": "k1"}]
 

@@ -22,7 +22,13 @@ from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.store import Store
 from tests.api_server import api_client
-from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 JSON = {"content-type": "application/json"}
 LATE = "9999-12-31T23:00:00-14:00"  # 10000-01-01 in UTC: past datetime.max

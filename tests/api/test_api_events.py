@@ -4,53 +4,16 @@ all or nothing, profiles, journeys; a real server, a real worker, a real socket.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from journeys.api.temporal_link import TemporalLink
 from journeys.app.driver import JourneyDriver, eventually
-from journeys.authoring.registry import ScenarioRegistry
-from journeys.loyalty.program import LoyaltyProgram
-from journeys.process.settings import Settings
 from journeys.store import Store
-from journeys.temporal.relay import Relay, relaying
-from tests.api_server import api_client
 from tests.props import CART_PROPS
 
 CART = "abandoned-cart"
-
-
-@asynccontextmanager
-async def ingest_api(
-    store: Store, settings: Settings, registry: ScenarioRegistry, temporal: WorkflowEnvironment
-) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """The API with its relay, on the session's server; yields (client, a fresh API key)."""
-    link = TemporalLink(settings, registry, LoyaltyProgram(), temporal.client)
-    relay = Relay(store, link.router, interval=0.2, max_pause=1.0)
-    key, _ = store.access.create_key(f"test-{uuid.uuid4().hex[:6]}")
-    async with (
-        relaying(relay),
-        api_client(store, settings, registry=registry, temporal=link, relay=relay) as client,
-    ):
-        client.headers["Authorization"] = f"Bearer {key}"
-        yield client, key
-
-
-@pytest.fixture
-async def api(
-    store: Store,
-    settings: Settings,
-    registry: ScenarioRegistry,
-    temporal: WorkflowEnvironment,
-    worker: None,
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with ingest_api(store, settings, registry, temporal) as (client, _):
-        yield client
 
 
 async def test_an_event_is_stored_then_starts_its_journey(

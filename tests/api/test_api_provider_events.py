@@ -8,16 +8,13 @@ served by uvicorn on loopback. The store is a real SQLite file.
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.testing import ActivityEnvironment
 
@@ -31,37 +28,34 @@ from journeys.api.signatures import twilio_signature, verify_twilio
 from journeys.api.state import SendGridWebhookSettings
 from journeys.model.contracts import DeliverResult
 from journeys.process.settings import Settings, SettingsError
-from journeys.process.twilio_settings import TwilioSettings
 from journeys.rendering.templating import Templates
 from journeys.store import Store
 from journeys.store.tables import Delivery
-from tests.activities.test_deliver import TEMPLATES, request
 from tests.api_server import api_client
+from tests.deliveries import request
 from tests.http_sink import HttpSink, Reply
-
-AUTH_TOKEN = "twilio-test-auth-token"
-TWILIO_MESSAGES = "/2010-04-01/Accounts/AC123/Messages.json"
-SENDGRID_SEND = "/v3/mail/send"
-TWILIO_STATUS = "/webhooks/twilio/status"
-SENDGRID_EVENTS = "/webhooks/sendgrid/events"
-SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+from tests.provider_webhooks import (
+    AUTH_TOKEN,
+    SENDGRID_EVENTS,
+    SENDGRID_SEND,
+    SIGNATURE,
+    TIMESTAMP,
+    TWILIO_MESSAGES,
+    TWILIO_STATUS,
+    customer,
+    post_twilio,
+    provider_status,
+    public_key_text,
+    sendgrid_signed,
+    twilio_form,
+    twilio_settings,
+)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 'journeys.db'}")
-    store.create_schema()
-    return store
-
-
-@pytest.fixture
-def templates(tmp_path: Path) -> Templates:
-    root = tmp_path / "templates"
-    for name, body in TEMPLATES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(body)
-    return Templates(root)
+def store(sqlite_store: Store) -> Store:
+    """A SQLite file of the test's own, not the session's store the worker writes to."""
+    return sqlite_store
 
 
 @pytest.fixture
@@ -78,78 +72,11 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-def signing_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def public_key_text(key: ec.EllipticCurvePrivateKey) -> str:
-    """The verification key as SendGrid's settings page shows it: base64 DER, no PEM armour."""
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(der).decode()
-
-
-def sendgrid_signed(key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {
-        "Content-Type": "application/json",
-        SIGNATURE: base64.b64encode(signature).decode(),
-        TIMESTAMP: timestamp,
-    }
-
-
-def twilio_settings(**fields: Any) -> TwilioSettings:
-    values: dict[str, Any] = {
-        "account_sid": "AC123",
-        "auth_token": AUTH_TOKEN,
-        "from_number": "+15005550006",
-    }
-    return TwilioSettings(**{**values, **fields})
-
-
-def customer(store: Store, customer_id: str, **profile: Any) -> str:
-    profile.setdefault("email", f"{customer_id}@example.com")
-    profile.setdefault("consent", {"email": True, "sms": True})
-    store.customers.upsert(customer_id, attributes={"first_name": customer_id}, **profile)
-    return customer_id
-
-
 async def deliver(
     store: Store, templates: Templates, adapters: dict[str, Any], customer_id: str, *channels: str
 ) -> DeliverResult:
     delivery = DeliveryActivities(store, templates, adapters)
     return await ActivityEnvironment().run(delivery.deliver, request(customer_id, *channels))
-
-
-def twilio_form(status: str, **fields: str) -> dict[str, str]:
-    return {
-        "AccountSid": "AC123",
-        "MessageSid": "SM0001",
-        "SmsSid": "SM0001",
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "To": "+33612345678",
-        "From": "+15005550006",
-        "ApiVersion": "2010-04-01",
-        **fields,
-    }
-
-
-async def post_twilio(
-    api: httpx.AsyncClient, url: str, form: dict[str, str], signed_url: str | None = None
-) -> httpx.Response:
-    """Posts ``form`` to ``url`` signed as Twilio signs a request to ``signed_url``."""
-    signature = twilio_signature(AUTH_TOKEN, signed_url or url, form.items())
-    return await api.post(url, data=form, headers={"X-Twilio-Signature": signature})
-
-
-def provider_status(store: Store, customer_id: str) -> list[tuple[str, str, str | None]]:
-    return [
-        (r.channel, r.status, r.provider_status) for r in store.ledger.for_customer(customer_id)
-    ]
 
 
 def test_twilio_signatures_match_twilios_published_examples() -> None:

@@ -33,7 +33,7 @@ from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.store import Store
 from tests.api_server import api_client
-from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
+from tests.databases import postgres_schema
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 15

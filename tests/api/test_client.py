@@ -12,7 +12,6 @@ import pytest
 
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.client import JourneysClient, JourneysError
-from tests.api.test_api_events import api  # noqa: F401 - fixture: the API with its relay
 from tests.http_sink import HttpSink, Reply
 
 

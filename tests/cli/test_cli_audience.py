@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from journeys.cli.main import app
 from journeys.store import Store
-from tests.customers.test_customers import data  # noqa: F401 - fixture: temporary data folder
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def shipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOURNEYS_SCENARIOS_DIR", str(REPO / "scenarios"))
-    monkeypatch.setenv("JOURNEYS_TEMPLATES_DIR", str(REPO / "templates"))
 
 
 def test_the_birthday_audience_of_the_example_customers(data: Store, shipped: None) -> None:

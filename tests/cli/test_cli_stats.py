@@ -10,8 +10,6 @@ from typer.testing import CliRunner
 from journeys.cli.main import app
 from journeys.store import Store
 from journeys.store.tracking_tables import JourneyFact
-from tests.cli.test_cli_audience import shipped  # noqa: F401 - fixture: the shipped scenarios
-from tests.customers.test_customers import data  # noqa: F401 - fixture: temporary data folder
 
 
 def test_stats_prints_each_step_of_the_funnel(data: Store, shipped: None) -> None:

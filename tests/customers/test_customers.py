@@ -1,6 +1,6 @@
 """Customer profiles: ``identify`` on SQLite and PostgreSQL, and ``journeys customers``.
 
-The store tests run on both databases (the ``store`` fixture of ``tests.store.test_store``); the
+The store tests run on both databases (``each_database_store`` of ``tests/conftest.py``); the
 command tests run in-process (``CliRunner``) on a SQLite store in a temporary data folder.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,15 @@ from typer.testing import CliRunner, Result
 from journeys.cli.main import app
 from journeys.customers import imports as customer_import
 from journeys.customers.profiles import ProfileError, identify
-from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.store.tables import Customer, Delivery
-from tests.store.test_store import postgres_admin, store  # noqa: F401 - both databases
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 REPO = Path(__file__).resolve().parents[2]
 AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -142,18 +146,6 @@ GOOD = (
     + "ben,ben@example.com,en,America/Los_Angeles,,yes,,Ben\n"
     + "emi,emi@example.jp,en,Asia/Tokyo,1988-04-01,0,1,\n"
 )
-
-
-@pytest.fixture
-def data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
-    """A temporary data folder (its SQLite store is returned) and working directory."""
-    monkeypatch.setenv("JOURNEYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("JOURNEYS_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    sqlite = Store(Settings().store_url)
-    sqlite.create_schema()
-    yield sqlite
-    sqlite.engine.dispose()
 
 
 def customers(*args: str) -> Result:

@@ -15,8 +15,14 @@ from journeys.delivery.quiet_hours import QuietHours
 from journeys.model.contracts import DeliverRequest
 from journeys.rendering.templating import Templates
 from journeys.store import Store
-from tests.activities.test_deliver import NOW, customer, deliver, request, templates  # noqa: F401
-from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures on both databases
+from tests.deliveries import NOW, customer, deliver, request
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 CAP = FrequencyCap(limit=3, window=timedelta(days=7))
 

@@ -17,7 +17,14 @@ from journeys.loyalty.program import Expiry, PointsRules
 from journeys.store import Store
 from journeys.store.loyalty_tables import ACTIVE, EARN, EXPIRE, EXPIRED, PENDING, REDEEM
 from journeys.store.points import InsufficientPoints
-from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - both databases
+from tests.races import concurrently
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 T0 = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 NEVER = PointsRules(expiry=Expiry())
@@ -201,7 +208,8 @@ def test_racing_retries_of_one_redemption_spend_once(store: Store) -> None:
     assert sum(e.amount for e in store.points.entries("c1") if e.kind == REDEEM) == -30
 
 
-@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite: one writer anyway
+# PostgreSQL only (through the module's ``store``): SQLite has one writer anyway.
+@pytest.mark.parametrize("each_database_store", ["postgresql"], indirect=True)
 def test_concurrent_redemptions_never_overspend(store: Store) -> None:
     for index, points in enumerate((40, 35, 25)):
         earn(store, "c1", points, f"order-{index}", T0 + timedelta(minutes=index), YEAR)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import Session, col, select
 
 from journeys.loyalty.program import RfmRules
@@ -13,7 +14,14 @@ from journeys.loyalty.segments import SEGMENTS, segment_for
 from journeys.store import Store
 from journeys.store.loyalty import SegmentChange
 from journeys.store.loyalty_tables import RfmScore
-from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - fixtures
+from tests.races import concurrently
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 RULES = RfmRules()  # 365 days
 T1 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

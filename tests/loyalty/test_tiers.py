@@ -12,7 +12,14 @@ from journeys.loyalty.program import LoyaltyProgram
 from journeys.store import Store
 from journeys.store.loyalty import TierChange
 from journeys.store.loyalty_tables import Purchase
-from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - fixtures
+from tests.races import concurrently
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 RULES = LoyaltyProgram().tiers  # member 0, silver 300, gold 1000, platinum 3000; 365 days
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from journeys.model.scenario import Scenario
 from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.routing import Router
-from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
-from tests.workflows.test_step_errors import task_failures
+from tests.databases import postgres_schema
+from tests.workflow_history import task_failures
 from worker import build_worker
 
 # (scenario id, the update's value as YAML, where, why)

@@ -11,7 +11,6 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.process.settings import Settings
 from journeys.temporal.connect import connect
-from tests.api.test_api_events import api  # noqa: F401 - fixture: the API with its relay
 from tests.props import CART_PROPS
 
 

@@ -27,7 +27,7 @@ from journeys.process.redact import redact
 from journeys.process.settings import Settings, SettingsError, load_settings
 from journeys.process.twilio_settings import TwilioSettings
 from tests.cli_process import start_worker
-from tests.store.test_store import POSTGRES_URL
+from tests.databases import POSTGRES_URL
 
 SECRET = "S3cret-in-the-url"
 

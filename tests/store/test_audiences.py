@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from journeys.loyalty.program import Expiry, PointsRules, RfmRules, TierRules
 from journeys.model.events import Event
 from journeys.model.scenario import Audience
 from journeys.store import Store
 from journeys.store.audience_sql import AudienceMember
-from tests.store.test_store import postgres_admin, store  # noqa: F401 - fixtures on both databases
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
+
 
 AT = datetime(2027, 2, 28, 20, 0, tzinfo=UTC)  # 21:00 in Paris, 05:00 on 1 March in Tokyo
 

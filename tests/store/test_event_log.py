@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from journeys.model.events import Event
 from journeys.store import Store
-from tests.store.test_store import concurrently, postgres_admin, store  # noqa: F401 - fixtures
+from tests.races import concurrently
+
+
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
 
 
 def event(number: int, customer: str = "c1") -> Event:

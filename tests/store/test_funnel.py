@@ -15,7 +15,7 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.routing import Router
-from tests.api.test_api_events import ingest_api
+from tests.api_server import ingest_api
 from tests.props import CART_PROPS
 
 

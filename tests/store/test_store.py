@@ -7,86 +7,24 @@ shown, only when the server does not answer.
 
 from __future__ import annotations
 
-import os
-import threading
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
 
 from journeys.model.profile import check_profile_value
 from journeys.store import Store
 from journeys.store.tables import Delivery, JourneyEntry, OutboxMessage
-
-POSTGRES_URL = os.environ.get(
-    "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-T = TypeVar("T")
+from tests.races import concurrently
 
 
-@pytest.fixture(scope="module")
-def postgres_admin() -> Iterator[Engine]:
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as err:  # no driver, no server, bad credentials: all mean "not here"
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} does not answer: {err}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        # A nested, not yet existing folder: the store must create it.
-        store = Store(f"sqlite:///{tmp_path / 'data' / 'journeys.db'}")
-        store.create_schema()
-        yield store
-        return
-    with postgres_schema(request.getfixturevalue("postgres_admin")) as url:
-        store = Store(url)
-        store.create_schema()
-        yield store
-        store.engine.dispose()
-
-
-@contextmanager
-def postgres_schema(admin: Engine) -> Iterator[str]:
-    """A database URL whose tables live in a fresh schema, dropped afterwards."""
-    schema = f"journeys_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
-def concurrently(count: int, work: Callable[[int], T]) -> list[T]:
-    """Runs ``work(i)`` in ``count`` threads released at the same instant."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = work(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+@pytest.fixture
+def store(each_database_store: Store) -> Store:
+    """Each test on SQLite, then on PostgreSQL: the same code must give the same answers."""
+    return each_database_store
 
 
 def test_sqlite_engine_is_shared_and_uses_wal(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from journeys.store import Store
-from tests.store.test_store import postgres_admin, postgres_schema  # noqa: F401 - fixture
+from tests.databases import postgres_schema
 
 # The customers table as the previous release created it.
 OLD_CUSTOMERS = """

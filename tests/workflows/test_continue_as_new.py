@@ -13,7 +13,7 @@ from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.props import CART_PROPS
-from tests.workflows.test_step_errors import task_failures
+from tests.workflow_history import task_failures
 
 STEPS = "\n".join(
     f"  - wait: 1d\n  - send: {{id: day-{day}, channel: email, template: abandoned_cart/reminder}}"

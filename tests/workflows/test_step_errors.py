@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.app.driver import JourneyDriver
@@ -27,9 +25,9 @@ from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.routing import SIGNAL, WORKFLOW, Router
 from tests.props import CART_PROPS
+from tests.workflow_history import task_failures
 
 HEAD = "name: Failing steps\ntrigger: {event: %s}\n"
-UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # funnels over every entry of these scenarios
 _FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -107,19 +105,6 @@ def driver(
 ) -> JourneyDriver:
     router = Router(temporal.client, ScenarioRegistry(SCENARIOS), settings.task_queue)
     return JourneyDriver(temporal, router, store)
-
-
-async def task_failures(handle: WorkflowHandle[object, object]) -> int:
-    """Workflow task failures in the history: each is a retry Temporal never ends. Not
-    counted: UnhandledCommand, the server refusing a completion because something arrived
-    meanwhile (a race the next task resolves; a journey that does not enter meets it too)."""
-    history = await handle.fetch_history()
-    return sum(
-        1
-        for e in history.events
-        if e.HasField("workflow_task_failed_event_attributes")
-        and e.workflow_task_failed_event_attributes.cause != UNHANDLED_COMMAND
-    )
 
 
 async def run(driver: JourneyDriver, scenario_id: str, **props: object) -> tuple[str, JourneyState]:

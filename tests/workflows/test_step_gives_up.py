@@ -27,7 +27,7 @@ from journeys.model.contracts import EVALUATE_CONDITION, ConditionRequest
 from journeys.rendering.templating import Expressions
 from journeys.store import Store
 from journeys.temporal.routing import Router
-from tests.workflows.test_step_errors import task_failures
+from tests.workflow_history import task_failures
 from workflows.journey import JourneyWorkflow
 from workflows.local_calls import ATTEMPTS
 
