@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.model.scan_contracts import DailyInput, ScanInput
@@ -77,17 +78,47 @@ def daily_schedule(task_queue: str) -> Schedule:
 
 
 async def upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
-    """Creates the schedule, or replaces its definition; returns "created" or "updated"."""
+    """Creates the schedule, or replaces its definition; returns "created" or "updated".
+
+    Worker replicas start together and all run this: the create that loses the race updates
+    instead (each writes the same definition), and a schedule another process deleted
+    between our create and our update is created again.
+    """
+
+    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    for _ in range(3):
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            return "created"
+        except ScheduleAlreadyRunningError:
+            pass
+        try:
+            await client.get_schedule_handle(schedule_id).update(replace)
+            return "updated"
+        except RPCError as err:
+            if not _gone(err):
+                raise
+    raise RuntimeError(f"schedule {schedule_id} kept being deleted while it was created")
+
+
+async def delete_schedule(client: Client, schedule_id: str) -> str:
+    """Deletes a schedule; one another replica deleted first is "already deleted" (the
+    listing is eventually consistent, so every starting replica may see it)."""
     try:
-        await client.create_schedule(schedule_id, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(schedule_id).delete()
+        return "deleted"
+    except RPCError as err:
+        if not _gone(err):
+            raise
+        return "already deleted"
 
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(schedule_id).update(replace)
-        return "updated"
+def _gone(err: RPCError) -> bool:
+    # The server answers NOT_FOUND for a schedule that is gone ("workflow execution already
+    # completed" when its deletion has just happened).
+    return err.status == RPCStatusCode.NOT_FOUND
 
 
 async def sync_schedules(
@@ -104,8 +135,7 @@ async def sync_schedules(
     done = {sid: await upsert_schedule(client, sid, sched) for sid, sched in wanted.items()}
     async for listed in await client.list_schedules():
         if listed.id.startswith(prefix) and listed.id not in wanted:
-            await client.get_schedule_handle(listed.id).delete()
-            done[listed.id] = "deleted"
+            done[listed.id] = await delete_schedule(client, listed.id)
     for schedule_id, what in sorted(done.items()):
         log.info("schedule %s: %s", schedule_id, what)
     return done

@@ -3,6 +3,7 @@ with the file; the daily loyalty run is always there."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -69,3 +70,37 @@ async def test_schedules_are_created_updated_and_removed_with_their_scenario(
         await temporal.client.get_schedule_handle(prefix + "points-expiry").describe()
     assert gone.value.status == RPCStatusCode.NOT_FOUND
     await temporal.client.get_schedule_handle(prefix + "birthday").describe()  # still there
+
+
+async def test_workers_starting_together_sync_schedules_without_tripping_on_each_other(
+    temporal: WorkflowEnvironment, registry: ScenarioRegistry
+) -> None:
+    """Replicas of the worker start at the same moment (compose ``replicas``, a Helm
+    rollout): each creates what the others create and deletes what the others delete,
+    from a listing that still shows what another has just deleted."""
+    queue = "schedules-race"
+    prefix = audience_prefix(queue)
+    await sync_schedules(temporal.client, registry, queue)  # birthday, points-expiry, daily
+
+    async def visible() -> None:
+        assert prefix + "points-expiry" in await listed(temporal)
+
+    await eventually(visible, timeout=30)
+    # points_expiry.yaml is deleted and four replicas start with the new folder.
+    kept = ScenarioRegistry([registry.get("birthday")])
+    results = await asyncio.gather(
+        *(sync_schedules(temporal.client, kept, queue) for _ in range(4))
+    )
+    for done in results:
+        assert done[prefix + "birthday"] == "updated"
+        assert done[daily_schedule_id(queue)] == "updated"
+    deleted = [
+        done[prefix + "points-expiry"] for done in results if prefix + "points-expiry" in done
+    ]
+    assert set(deleted) <= {"deleted", "already deleted"} and deleted
+
+    async def settled() -> None:
+        ours = {sid for sid in await listed(temporal) if sid.startswith(prefix)}
+        assert ours == {prefix + "birthday"}
+
+    await eventually(settled, timeout=30)
