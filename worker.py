@@ -36,7 +36,6 @@ from journeys.delivery.governance import Governance
 from journeys.files.problems import ScenarioError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.logs import configure_logging
-from journeys.process.schema_lock import schema_lock
 from journeys.process.settings import Settings, SettingsError, load_settings
 from journeys.rendering.templating import Expressions, Templates
 from journeys.store import Store
@@ -94,8 +93,7 @@ def build_worker(
         workflows.loyalty,
     )
     store = store or Store(settings.store_url)
-    with schema_lock(store.engine):  # replicas start together
-        store.create_schema()
+    store.create_schema()
     registry = registry or ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     program = program or LoyaltyProgram.load(settings.loyalty_file)
     mismatches = check_audiences(list(registry.scenarios.values()), program)

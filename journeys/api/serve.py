@@ -21,7 +21,6 @@ from temporalio.client import Client
 
 from journeys.api.temporal_link import TemporalLink
 from journeys.loyalty.program import LoyaltyProgram
-from journeys.process.schema_lock import schema_lock
 from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.relay import Relay, relaying
@@ -92,11 +91,6 @@ async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[Serving]:
         sock.close()
 
 
-def create_schema(store: Store) -> None:
-    with schema_lock(store.engine):  # API replicas and workers start together
-        store.create_schema()
-
-
 @contextlib.asynccontextmanager
 async def serving_api(
     settings: Settings, store: Store | None = None, client: Client | None = None
@@ -106,7 +100,7 @@ async def serving_api(
     from journeys.api.app import create_app, load_registry
 
     store = store or Store(settings.store_url)
-    await asyncio.to_thread(create_schema, store)
+    await asyncio.to_thread(store.create_schema)
     registry = load_registry(settings)
     link = TemporalLink(settings, registry, LoyaltyProgram.load(settings.loyalty_file), client)
     relay = Relay(store, link.router)

@@ -13,7 +13,6 @@ from rich.markup import escape
 
 from journeys.cli.tables import console
 from journeys.files.problems import ScenarioError
-from journeys.process.schema_lock import schema_lock
 from journeys.process.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -36,8 +35,7 @@ def open_store(config: Settings | None = None) -> Store:
     from journeys.store import Store
 
     store = Store((config or command_settings()).store_url)
-    with schema_lock(store.engine):  # beside replicas starting
-        store.create_schema()
+    store.create_schema()
     return store
 
 

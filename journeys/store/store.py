@@ -25,6 +25,7 @@ from journeys.store.ledger import Ledger
 from journeys.store.loyalty import Loyalty
 from journeys.store.outbox import Outbox
 from journeys.store.points import Points
+from journeys.store.schema_lock import schema_lock
 
 
 class Store:
@@ -52,6 +53,8 @@ class Store:
         return self.database.engine
 
     def create_schema(self) -> None:
-        # Every table module is imported above: ``metadata`` holds them all.
-        SQLModel.metadata.create_all(self.engine)
-        add_missing_columns(self.engine)
+        # Every table module is imported above: ``metadata`` holds them all. Replicas
+        # (workers, APIs) start together and each creates the schema: one at a time.
+        with schema_lock(self.engine):
+            SQLModel.metadata.create_all(self.engine)
+            add_missing_columns(self.engine)
