@@ -7,8 +7,8 @@ Jinja caches compiled templates per environment, so building a ``Templates`` per
 enough.
 
 Layout: ``templates/<name>.<channel>[.<locale>].j2``, e.g. ``abandoned_cart/reminder.email.j2``
-and its French variant ``abandoned_cart/reminder.email.fr.j2``. Each file defines blocks:
-email → ``subject``, ``html``, ``text``; sms → ``text``; push → ``title``, ``text``.
+and its French variant ``abandoned_cart/reminder.email.fr.j2``. Each file defines its
+channel's blocks (``journeys.model.channels``): email → ``subject``, ``html``, ``text``...
 """
 
 from __future__ import annotations
@@ -21,16 +21,11 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
 
+from journeys.model.channels import CHANNELS, SPECS
 from journeys.rendering.limits import MAX_TEXT, BoundedSandbox, RenderLimitError, checked, limited
 from journeys.rendering.locale_format import local_date, money, number
 from journeys.rendering.safe_urls import safe_links
 from journeys.rendering.template_source import NestingLimit, TemplateFiles
-
-BLOCKS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "html", "text"),
-    "sms": ("text",),
-    "push": ("title", "text"),
-}
 
 
 @dataclass(frozen=True)
@@ -296,7 +291,7 @@ class Templates:
     ) -> RenderedMessage:
         file = self.find(name, channel, locale)
         chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
-        parts = {block: self.render_part(file, block, context) for block in BLOCKS[channel]}
+        parts = {block: self.render_part(file, block, context) for block in SPECS[channel].blocks}
         return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
 
 
@@ -326,7 +321,7 @@ SAMPLE_CUSTOMER: dict[str, Any] = {
     "time_zone": "Europe/Paris",
     "first_name": "Alex",
     "last_name": "Martin",
-    "consent": {"email": True, "sms": True, "push": True},
+    "consent": dict.fromkeys(CHANNELS, True),
 }
 
 
