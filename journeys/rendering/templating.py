@@ -56,7 +56,7 @@ class TemplateCycle(TemplateSyntaxError):
 
 
 def _sandbox(root: Path | None, autoescape: bool) -> BoundedSandbox:
-    """Bounded in what a template may cost (``render_limits``) and in how it is read and
+    """Bounded in what a template may cost (``journeys.rendering.limits``) and in how it is read and
     nested (``template_source``)."""
     env = BoundedSandbox(
         loader=TemplateFiles(root) if root else None,
@@ -243,8 +243,8 @@ class Templates:
         Rendering a single block skips the root render, which is where ``{% extends %}``
         links a layout's blocks; so the chain is linked here, child first so its blocks win.
         Errors go through Jinja's handler so their traceback names template lines. A part
-        is bounded in size and CPU time (``render_limits``); in an HTML part, links with an
-        unsafe scheme are removed (``safe_urls``).
+        is bounded in size and CPU time (``journeys.rendering.limits``); in an HTML part,
+        links with an unsafe scheme are removed (``journeys.rendering.safe_urls``).
         """
         env = self._html if block == "html" else self._plain
         try:
