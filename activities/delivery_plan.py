@@ -20,14 +20,9 @@ from typing import Any, NoReturn
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ledger import (
-    ADDRESS_FIELD,
-    decision,
-    is_reserved,
-    reserved_recipient,
-    result_from_ledger,
-)
+from activities.ledger import decision, is_reserved, reserved_recipient, result_from_ledger
 from journeys.delivery.governance import Governance
+from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
 from journeys.rendering.templating import LOYALTY_NAMES, Templates
 from journeys.store import Store
@@ -60,7 +55,7 @@ def blocked(
     Only asked before a reservation: a reserved send is finished whatever the profile says
     now.
     """
-    field_name = ADDRESS_FIELD[channel]
+    field_name = SPECS[channel].address_field
     address = customer.get(field_name)
     if not address:
         return UNREACHABLE, f"no {field_name} on file"
@@ -103,7 +98,9 @@ class DeliveryPlanner:
         rows, row, suppressed = self.store.ledger.attempt_inputs(
             request.delivery_key,
             customer_id,
-            lambda customer: {c: getattr(customer, ADDRESS_FIELD[c]) for c in request.channels},
+            lambda customer: {
+                c: getattr(customer, SPECS[c].address_field) for c in request.channels
+            },
         )
         if any(r.status == SENT for r in rows):
             return Plan(decisions=[], result=result_from_ledger(request, rows))
@@ -141,7 +138,7 @@ class DeliveryPlanner:
                 status, reason = refusal
                 self._decide(request, plan, channel, status, reason)
                 continue
-            recipient = str(customer[ADDRESS_FIELD[channel]])
+            recipient = str(customer[SPECS[channel].address_field])
             zone = customer["time_zone"]
             opening = self.quiet_hours.next_opening(
                 channel, request.purpose, request.context.now, zone

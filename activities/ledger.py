@@ -11,11 +11,9 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
+from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
 from journeys.store.tables import RESERVED, SENT, Delivery
-
-# The profile field that holds a channel's address.
-ADDRESS_FIELD = {"email": "email", "sms": "phone", "push": "push_token"}
 
 
 def is_reserved(ledger: Mapping[str, Delivery], channel: str) -> bool:
@@ -29,7 +27,7 @@ def reserved_recipient(row: Delivery, customer: Mapping[str, Any]) -> str:
     Rows written before recipients were stored fall back to the current address; with
     none on file the delivery cannot be finished, and retrying will not change that.
     """
-    recipient = row.recipient or customer.get(ADDRESS_FIELD[row.channel])
+    recipient = row.recipient or customer.get(SPECS[row.channel].address_field)
     if not recipient:
         raise ApplicationError(
             f"{row.channel} delivery {row.delivery_key} was reserved without a recipient "

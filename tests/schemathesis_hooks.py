@@ -1,4 +1,4 @@
-"""Schemathesis hooks for ``tests/test_api_schema.py``: the two profile rules JSON Schema
+"""Schemathesis hooks for ``tests/api/test_api_schema.py``: the two profile rules JSON Schema
 cannot state, applied to the cases that are meant to be valid.
 
 * a body's ``id`` must be the customer id of the path (a schema cannot refer to the path);

@@ -55,7 +55,7 @@ class JourneyWorkflow:
         self.input = input
         self.scenario = input.scenario
         self.customer_id = input.customer_id
-        self.program = compile_steps(self.scenario.steps)
+        self.ops = compile_steps(self.scenario.steps)
         self.progress = input.progress or JourneyProgress()
         self._seen = set(self.progress.seen_ids)
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
@@ -76,7 +76,7 @@ class JourneyWorkflow:
     @workflow.query(name="state")
     def state(self) -> JourneyState:
         p = self.progress
-        op = self.program[p.pc] if p.status == "running" and p.pc < len(self.program) else None
+        op = self.ops[p.pc] if p.status == "running" and p.pc < len(self.ops) else None
         return JourneyState(
             scenario_id=self.scenario.id,
             scenario_version=self.scenario.version,
@@ -120,17 +120,17 @@ class JourneyWorkflow:
 
     async def _run_entry(self) -> None:
         p = self.progress
-        while p.pc < len(self.program):
+        while p.pc < len(self.ops):
             await self._drain()  # may restart (pc back to 0) or set the exit reason
             if p.exit_reason:
                 break
             await self._maybe_continue_as_new()
             try:
-                next_pc = await HANDLERS[self.program[p.pc].kind](self, self.program[p.pc])
+                next_pc = await HANDLERS[self.ops[p.pc].kind](self, self.ops[p.pc])
             except Interrupted:
                 continue  # look at the queue; the step resumes with its deadline kept
             except StepFailed as failed:  # recorded, and the entry ends: nothing more is sent
-                step_id = self.program[p.pc].step_id
+                step_id = self.ops[p.pc].step_id
                 self.note(step_id, f"error: {failed}")
                 p.exit_reason = f"error at step '{step_id}': {failed}"
                 break

@@ -1,8 +1,9 @@
 """One small handler per step kind.
 
-Each handler runs one operation of the compiled program and returns the next ``pc``,
-or ``None`` when the journey ends there. Waits go through ``journey.wait_until`` so that
-an exit event or a restarting trigger interrupts them at once.
+Each handler runs one of the compiled steps (``journeys.model.ops``) and returns the next
+``pc``, or ``None`` when the journey ends there. Handlers see the journey only through
+``StepJourney``. Waits go through ``journey.wait_until`` so that an exit event or a
+restarting trigger interrupts them at once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,9 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.local_calls import StepFailed, call_local
-
-if TYPE_CHECKING:
-    from workflows.journey import JourneyWorkflow
+from workflows.step_journey import StepJourney
 
 # Delivery keeps retrying transient failures for a day; permanent ones fail at once.
 DELIVERY = {
@@ -51,10 +50,10 @@ DELIVERY = {
     ),
 }
 
-Handler = Callable[["JourneyWorkflow", Op], Awaitable[int | None]]
+Handler = Callable[[StepJourney, Op], Awaitable[int | None]]
 
 
-async def run_wait(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_wait(journey: StepJourney, op: Op) -> int | None:
     assert isinstance(op.step, WaitStep)
     _within_limits(journey, "wait", op.step.duration)
     if journey.progress.deadline is None:  # not when resuming after an interruption
@@ -63,7 +62,7 @@ async def run_wait(journey: JourneyWorkflow, op: Op) -> int | None:
     return journey.progress.pc + 1
 
 
-async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_wait_until(journey: StepJourney, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, WaitUntilStep)
     if journey.progress.deadline is None:
@@ -83,7 +82,7 @@ async def run_wait_until(journey: JourneyWorkflow, op: Op) -> int | None:
     return journey.progress.pc + 1
 
 
-async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_wait_for(journey: StepJourney, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, WaitForStep)
     _within_limits(journey, "timeout", step.timeout)
@@ -112,14 +111,14 @@ async def run_wait_for(journey: JourneyWorkflow, op: Op) -> int | None:
     return next_pc
 
 
-async def run_if(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_if(journey: StepJourney, op: Op) -> int | None:
     assert isinstance(op.step, IfStep)
     result = await condition(journey, op.step.id, op.step.condition)
     journey.note(op.step.id, f"condition is {'true' if result else 'false'}")
     return journey.progress.pc + 1 if result else op.targets[0]
 
 
-async def run_split(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_split(journey: StepJourney, op: Op) -> int | None:
     """Hash-based, not random: a customer lands in the same variant on every entry and replay."""
     step = op.step
     assert isinstance(step, SplitStep)
@@ -138,7 +137,7 @@ async def run_split(journey: JourneyWorkflow, op: Op) -> int | None:
     raise AssertionError("unreachable: point is below the total weight")
 
 
-async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_send(journey: StepJourney, op: Op) -> int | None:
     step = op.step
     assert isinstance(step, SendStep)
     while True:
@@ -156,7 +155,7 @@ async def run_send(journey: JourneyWorkflow, op: Op) -> int | None:
     return journey.progress.pc + 1
 
 
-async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessage, datetime | None]:
+async def _deliver(journey: StepJourney, step: SendStep) -> tuple[SentMessage, datetime | None]:
     """One delivery attempt as the journey sees it: the message record and, when deferred,
     the moment to try again."""
     info = workflow.info()
@@ -199,7 +198,7 @@ async def _deliver(journey: JourneyWorkflow, step: SendStep) -> tuple[SentMessag
     return message, result.retry_at
 
 
-async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_update(journey: StepJourney, op: Op) -> int | None:
     assert isinstance(op.step, UpdateStep)
     step = op.step
     key = journey.step_key(step.id)
@@ -216,18 +215,18 @@ async def run_update(journey: JourneyWorkflow, op: Op) -> int | None:
     return journey.progress.pc + 1
 
 
-async def run_exit(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_exit(journey: StepJourney, op: Op) -> int | None:
     assert op.step is not None and op.step.kind == "exit"
     journey.progress.exit_reason = op.step.reason  # type: ignore[union-attr]
     return None
 
 
-async def run_jump(journey: JourneyWorkflow, op: Op) -> int | None:
+async def run_jump(journey: StepJourney, op: Op) -> int | None:
     return op.targets[0]
 
 
 async def condition(
-    journey: JourneyWorkflow,
+    journey: StepJourney,
     step_id: str,
     expression: str,
     context: c.JourneyContext | None = None,
@@ -239,7 +238,7 @@ async def condition(
     return bool(result)
 
 
-def _within_limits(journey: JourneyWorkflow, what: str, duration: timedelta) -> None:
+def _within_limits(journey: StepJourney, what: str, duration: timedelta) -> None:
     """A wait past ``journeys.model.limits`` (validate refuses it; a journey input may still carry
     one) fails its step instead of overflowing a date in workflow code."""
     if journey.step_errors and (problem := wait_problem(what, duration)):

@@ -1,9 +1,10 @@
-"""Channel adapters, selected per channel name (``{"email": ..., "sms": ..., "push": ...}``)."""
+"""Channel adapters, selected per channel name (``journeys.model.channels``)."""
 
 from __future__ import annotations
 
 from activities.channels.base import ChannelAdapter, OutgoingMessage, PermanentChannelError
 from activities.channels.outbox import OutboxAdapter
+from journeys.model.channels import CHANNELS
 from journeys.store import Store
 
 __all__ = [
@@ -18,4 +19,4 @@ __all__ = [
 def default_adapters(store: Store) -> dict[str, ChannelAdapter]:
     """The outbox for every channel: nothing leaves the machine until a provider is set."""
     outbox = OutboxAdapter(store)
-    return {"email": outbox, "sms": outbox, "push": outbox}
+    return dict.fromkeys(CHANNELS, outbox)

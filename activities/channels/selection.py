@@ -24,6 +24,7 @@ from activities.channels.sendgrid import SendGridAdapter, SendGridSettings
 from activities.channels.smtp import SmtpAdapter, SmtpSettings
 from activities.channels.twilio import TwilioAdapter
 from activities.channels.webhook import WebhookAdapter, WebhookSettings
+from journeys.model.channels import CHANNELS
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.store import Store
 
@@ -90,11 +91,7 @@ def adapters_from_settings(
         "fcm": lambda: FcmAdapter(shared_client(), store, max_retry_after=http.max_retry_after),
         "webhook": lambda: WebhookAdapter(shared_client(), max_retry_after=http.max_retry_after),
     }
-    chosen = {
-        "email": settings.email_provider,
-        "sms": settings.sms_provider,
-        "push": settings.push_provider,
-    }
+    chosen = {channel: getattr(settings, f"{channel}_provider") for channel in CHANNELS}
     return {
         channel: builders[provider_for(channel, choice)]() for channel, choice in chosen.items()
     }

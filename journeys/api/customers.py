@@ -55,7 +55,7 @@ def _text(pattern: str, description: str) -> dict[str, Any]:
     }
 
 
-# What check_profile accepts, for clients to read: the rules live in journeys.store.tables.
+# What check_profile accepts, for clients to read: the rules live in journeys.model.profile.
 PROFILE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Profile fields go to their columns; any other key is an attribute "

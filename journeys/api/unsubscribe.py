@@ -37,15 +37,13 @@ from journeys.delivery.unsubscribe import (
     UnsubscribeTarget,
     read_token,
 )
-from journeys.model.channels import CHANNELS
+from journeys.model.channels import CHANNELS, SPECS
 from journeys.process.settings import SettingsError
 
 log = logging.getLogger("journeys.api.unsubscribe")
 router = APIRouter(tags=["unsubscribe"])
 
 SOURCE = "unsubscribe-link"
-# What a customer reads: "marketing <emails>".
-NOUNS = {"email": "emails", "sms": "text messages", "push": "push notifications"}
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -69,7 +67,7 @@ async def confirm(token: str, state: State) -> Response:
     if isinstance(target, Response):
         return target
     customer = await asyncio.to_thread(state.store.customers.get, target.customer_id)
-    noun = NOUNS[target.channel]
+    noun = SPECS[target.channel].messages
     who = _masked(customer, target.channel)
     if customer is not None and not customer["consent"].get(target.channel):
         body = f"<p>{who} does not receive our marketing {noun}.</p>"
@@ -107,7 +105,7 @@ async def unsubscribe(token: str, request: Request, state: State) -> Response:
     )
     if changed:
         log.info("customer %s unsubscribed from %s (%s)", target.customer_id, target.channel, how)
-    noun = NOUNS[target.channel]
+    noun = SPECS[target.channel].messages
     text = f"<p>You will not receive our marketing {noun} any more.</p>"
     return _page("You are unsubscribed", text + f"<p class=note>{_transactional_note(noun)}</p>")
 
@@ -131,7 +129,8 @@ def _target(token: str, state: ApiState) -> UnsubscribeTarget | Response:
 
 def _expired(expired: ExpiredUnsubscribeToken, state: ApiState) -> Response:
     """What a customer with an old link reads: why it does not work, and what does."""
-    noun = NOUNS.get(expired.target.channel, "messages")
+    spec = SPECS.get(expired.target.channel)  # an expired link is not checked further
+    noun = spec.messages if spec else "messages"
     age = f"more than {state.unsubscribe.unsubscribe_token_days} days ago"
     if expired.issued_at is None:
         age = "before our current links"
@@ -148,14 +147,13 @@ def _expired(expired: ExpiredUnsubscribeToken, state: ApiState) -> Response:
 
 def _masked(customer: dict[str, Any] | None, channel: str) -> str:
     """The address, hidden enough that a forwarded link does not reveal it."""
-    field = {"email": "email", "sms": "phone", "push": "push_token"}[channel]
-    address = str((customer or {}).get(field) or "")
+    address = str((customer or {}).get(SPECS[channel].address_field) or "")
     if channel == "email" and "@" in address:
         local, _, domain = address.rpartition("@")
         return html.escape(f"{local[:1]}•••@{domain}")
     if channel == "sms" and len(address) > 2:
         return html.escape(f"the number ending in {address[-2:]}")
-    return "this " + {"email": "address", "sms": "number", "push": "device"}[channel]
+    return "this " + SPECS[channel].hidden_address
 
 
 def _transactional_note(noun: str) -> str:

@@ -21,6 +21,7 @@ from journeys.authoring.scenario_file import read_scenario
 from journeys.files.problems import Problem, ScenarioError
 from journeys.files.text import read_source
 from journeys.files.yaml_lines import LineDict, LineList, load_yaml
+from journeys.model.channels import SPECS
 from journeys.model.local_time import to_moment
 from journeys.model.profile import PROFILE_FIELDS, check_profile_value
 from journeys.model.scenario import (
@@ -37,7 +38,6 @@ from journeys.model.scenario import (
 from journeys.rendering.context import sample_context
 from journeys.rendering.template_source import TemplateUnreadable
 from journeys.rendering.templating import (
-    BLOCKS,
     Expressions,
     TemplateCycle,
     Templates,
@@ -309,7 +309,7 @@ class _Checker:
         except TemplateNotFound as err:
             self.problem(1, f"{label} extends '{err.name}', which does not exist", path)
             return
-        needed = BLOCKS[channel]
+        needed = SPECS[channel].blocks
         for block in needed:
             if block not in present:
                 self.problem(

@@ -21,6 +21,7 @@ from rich.table import Table
 from journeys.cli.common import fail, open_store
 from journeys.cli.tables import console
 from journeys.model.channels import CHANNELS
+from journeys.model.profile import PROFILE_FIELDS
 from journeys.store.tables import utcnow
 
 if TYPE_CHECKING:
@@ -130,7 +131,8 @@ def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
         "id": row.id,
         "profile": {
             name: getattr(row, name)
-            for name in ("email", "phone", "push_token", "locale", "time_zone", "birthday")
+            for name in PROFILE_FIELDS
+            if name != "consent"  # shown with its changes below
         }
         | {"last_seen_at": row.last_seen_at, "created_at": row.created_at}
         | {"updated_at": row.updated_at},

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journeys.model.channels import CHANNELS
 from journeys.model.local_time import ONE_DAY, local_moment, parse_time_of_day
 
 
@@ -61,7 +62,7 @@ class QuietHours:
         return cls(
             {
                 channel: Window.parse(getattr(settings, channel))
-                for channel in ("email", "sms", "push")
+                for channel in CHANNELS
             }
         )
 

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from journeys.model.channels import ChannelName
 from journeys.model.events import Event
-from journeys.model.scenario import Channel, Purpose, ReentryPolicy
+from journeys.model.scenario import Purpose, ReentryPolicy
 
 
 class JourneyContext(BaseModel):
@@ -36,21 +37,21 @@ class DeliverRequest(BaseModel):
     run_id: str
     scenario_id: str
     step_id: str
-    channels: list[Channel]
+    channels: list[ChannelName]
     template: str
     purpose: Purpose
     context: JourneyContext
 
 
 class ChannelDecision(BaseModel):
-    channel: Channel
+    channel: ChannelName
     status: str  # sent | suppressed:<why> | deferred:quiet-hours | failed:<reason>
     reason: str = ""
 
 
 class DeliverResult(BaseModel):
     status: Literal["sent", "suppressed", "deferred"]
-    channel: Channel | None = None
+    channel: ChannelName | None = None
     message_id: str | None = None
     # deferred: quiet hours in the customer's time zone; the journey waits until then.
     retry_at: datetime | None = None

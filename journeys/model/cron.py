@@ -8,7 +8,7 @@ cron fires when the day of the month *or* the weekday matches, Temporal when bot
 (``0 9 13 * 5`` is Friday the 13th). So this module accepts the plain subset whose
 meaning is the same everywhere, with Temporal's rule, and says why a line is refused.
 
-Checked against the real server by ``tests/test_cron.py``. Pure code.
+Checked against the real server by ``tests/model/test_cron.py``. Pure code.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class JourneyProgress(BaseModel):
     # entry begins and kept across continue-as-new, so one entry never mixes formats.
     key_format: int = 1
     entries: int = 0
-    pc: int = 0
+    pc: int = 0  # the current op: an index into the compiled steps (journeys.model.ops)
     # The moment the current wait ends: kept so a re-run of the step resumes the same wait.
     deadline: datetime | None = None
     trigger: Event | None = None

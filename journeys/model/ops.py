@@ -1,4 +1,4 @@
-"""Scenario steps compiled to a flat program of operations with jump targets.
+"""Scenario steps compiled to a flat list of operations (the ops) with jump targets.
 
 Why flat: a journey's position is then one integer (``pc``), which survives
 continue-as-new and restarts trivially, and the interpreter is a loop over small

@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from journeys.model.channels import CHANNELS
+from journeys.model.channels import CHANNELS, SPECS
 
 # Columns of the customer row; everything else a caller sets goes to ``attributes``.
-PROFILE_FIELDS = ("email", "phone", "push_token", "locale", "time_zone", "birthday", "consent")
+ADDRESS_FIELDS = tuple(spec.address_field for spec in SPECS.values())
+PROFILE_FIELDS = (*ADDRESS_FIELDS, "locale", "time_zone", "birthday", "consent")
 
 
 def normalize_address(channel: str, address: str) -> str:

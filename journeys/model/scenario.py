@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from journeys.model.channels import ChannelName
 from journeys.model.cron import cron_problem
 from journeys.model.durations import Duration
 from journeys.model.limits import (
@@ -34,7 +35,6 @@ from journeys.model.limits import (
     points_problem,
 )
 
-Channel = Literal["email", "sms", "push"]
 Purpose = Literal["marketing", "transactional"]
 ReentryPolicy = Literal["restart", "ignore", "once", "once_per"]
 
@@ -166,7 +166,7 @@ class SendStep(Step):
     """One message; ``channels`` is an ordered fallback list (first reachable one wins)."""
 
     kind: Literal["send"] = "send"
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[ChannelName] = Field(min_length=1)
     template: str
     purpose: Purpose | None = None
 

@@ -7,8 +7,8 @@ Jinja caches compiled templates per environment, so building a ``Templates`` per
 enough.
 
 Layout: ``templates/<name>.<channel>[.<locale>].j2``, e.g. ``abandoned_cart/reminder.email.j2``
-and its French variant ``abandoned_cart/reminder.email.fr.j2``. Each file defines blocks:
-email → ``subject``, ``html``, ``text``; sms → ``text``; push → ``title``, ``text``.
+and its French variant ``abandoned_cart/reminder.email.fr.j2``. Each file defines its
+channel's blocks (``journeys.model.channels``): email → ``subject``, ``html``, ``text``...
 """
 
 from __future__ import annotations
@@ -21,16 +21,11 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
 
+from journeys.model.channels import CHANNELS, SPECS
 from journeys.rendering.limits import MAX_TEXT, BoundedSandbox, RenderLimitError, checked, limited
 from journeys.rendering.locale_format import local_date, money, number
 from journeys.rendering.safe_urls import safe_links
 from journeys.rendering.template_source import NestingLimit, TemplateFiles
-
-BLOCKS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "html", "text"),
-    "sms": ("text",),
-    "push": ("title", "text"),
-}
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ class TemplateCycle(TemplateSyntaxError):
 
 
 def _sandbox(root: Path | None, autoescape: bool) -> BoundedSandbox:
-    """Bounded in what a template may cost (``render_limits``) and in how it is read and
+    """Bounded in what a template may cost (``journeys.rendering.limits``) and in how it is read and
     nested (``template_source``)."""
     env = BoundedSandbox(
         loader=TemplateFiles(root) if root else None,
@@ -248,8 +243,8 @@ class Templates:
         Rendering a single block skips the root render, which is where ``{% extends %}``
         links a layout's blocks; so the chain is linked here, child first so its blocks win.
         Errors go through Jinja's handler so their traceback names template lines. A part
-        is bounded in size and CPU time (``render_limits``); in an HTML part, links with an
-        unsafe scheme are removed (``safe_urls``).
+        is bounded in size and CPU time (``journeys.rendering.limits``); in an HTML part,
+        links with an unsafe scheme are removed (``journeys.rendering.safe_urls``).
         """
         env = self._html if block == "html" else self._plain
         try:
@@ -296,7 +291,7 @@ class Templates:
     ) -> RenderedMessage:
         file = self.find(name, channel, locale)
         chosen_locale = file[len(f"{name}.{channel}") : -len(".j2")].lstrip(".")
-        parts = {block: self.render_part(file, block, context) for block in BLOCKS[channel]}
+        parts = {block: self.render_part(file, block, context) for block in SPECS[channel].blocks}
         return RenderedMessage(template_file=file, locale=chosen_locale, parts=parts)
 
 
@@ -326,7 +321,7 @@ SAMPLE_CUSTOMER: dict[str, Any] = {
     "time_zone": "Europe/Paris",
     "first_name": "Alex",
     "last_name": "Martin",
-    "consent": {"email": True, "sms": True, "push": True},
+    "consent": dict.fromkeys(CHANNELS, True),
 }
 
 

@@ -15,12 +15,12 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from journeys.driver import JourneyDriver
-from journeys.embedded import start_time_skipping
-from journeys.registry import ScenarioRegistry
-from journeys.routing import Router
-from journeys.settings import Settings
+from journeys.app.driver import JourneyDriver
+from journeys.authoring.registry import ScenarioRegistry
+from journeys.process.settings import Settings
 from journeys.store import Store
+from journeys.temporal.embedded import start_time_skipping
+from journeys.temporal.routing import Router
 from worker import build_worker
 
 HERE = Path(__file__).parent

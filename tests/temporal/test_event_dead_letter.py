@@ -102,7 +102,7 @@ async def test_send_event_refuses_an_event_over_the_event_limit_before_storing_i
     event = cart(customer, f"{uuid.uuid4().hex[:6]}-big", 70_000)
     with pytest.raises(EventRefused) as refused:
         await ingest(journeys.store, journeys.router, event, max_bytes=65536)
-    # The API's sentence (tests/test_api_bad_input.py), with the event's id.
+    # The API's sentence (tests/api/test_api_bad_input.py), with the event's id.
     assert str(refused.value) == (
         f"event {event.id}: the event is {encoded_size(event)} bytes as JSON, over the limit "
         "of 65536 bytes (JOURNEYS_MAX_EVENT_BYTES); nothing was stored"

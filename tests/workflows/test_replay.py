@@ -6,6 +6,7 @@ guard the change with ``workflow.patched`` instead of re-recording.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -107,3 +108,10 @@ def _patches(history: WorkflowHistory) -> list[bytes]:
         if e.HasField("marker_recorded_event_attributes")
         and e.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
+
+
+def test_the_recorder_imports() -> None:
+    """``python -m tests.histories.record`` runs by hand and rarely (ruff skips the folder):
+    a module it imports that moves must fail here, not on the day a history is needed."""
+    recorder = importlib.import_module("tests.histories.record")
+    assert callable(recorder.record)

@@ -1,4 +1,4 @@
-"""The compiled program: nested blocks become a flat list with the right jump targets."""
+"""The compiled steps (ops): nested blocks become a flat list with the right jump targets."""
 
 from __future__ import annotations
 
