@@ -35,6 +35,7 @@ from journeys.authoring.validate_program import check_audiences
 from journeys.delivery.governance import Governance
 from journeys.files.problems import ScenarioError
 from journeys.loyalty.program import LoyaltyProgram
+from journeys.process.leave import leave
 from journeys.process.logs import configure_logging
 from journeys.process.settings import Settings, SettingsError, load_settings
 from journeys.rendering.templating import Expressions, Templates
@@ -188,6 +189,7 @@ def main() -> None:
         raise SystemExit(f"the scenarios or the loyalty program have problems:\n{err}") from None
     except SettingsError as err:  # e.g. a provider's settings, read when its adapter is built
         raise SystemExit(f"bad setting: {err}") from None
+    leave(0)  # stopped cleanly: exit 0 even if the SDK's runtime would abort at finalization
 
 
 if __name__ == "__main__":

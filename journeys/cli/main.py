@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import uuid
@@ -29,19 +28,15 @@ from journeys.cli.stats import stats
 from journeys.cli.tables import console, outbox_table, status_table, timeline_table
 from journeys.files.problems import ScenarioError
 from journeys.model.events import Event
+from journeys.process.leave import leave
 from journeys.process.logs import configure_logging
 from journeys.process.settings import SettingsError
 
 
 class _Journeys(typer.Typer):
-    """The console script; it leaves with the command's own exit status.
+    """The console script; it leaves with the command's own exit status (``leave``).
 
-    The Temporal SDK's native runtime can abort while Python finalizes after a clean run
-    ("Fatal Python error: PyGILState_Release", exit 134), here about one run in twenty: a
-    ``send-event`` that did route its event would look failed to a script, which might
-    send it again. Once the command has returned and its output is flushed, nothing is
-    left to tear down, so the process exits without finalizing. (``CliRunner`` in tests
-    does not go through ``__call__``.)
+    ``CliRunner`` in tests does not go through ``__call__``.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -56,10 +51,7 @@ class _Journeys(typer.Typer):
             else:
                 print(done.code, file=sys.stderr)
                 status = 1
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+        leave(status)
 
 
 app = _Journeys(

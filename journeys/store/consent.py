@@ -10,8 +10,7 @@ from sqlalchemy import Connection, Table, and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from journeys.model.channels import CHANNELS
-from journeys.model.profile import normalize_address
+from journeys.model.profile import check_profile_value, normalize_address
 from journeys.store.engine import Database
 from journeys.store.tables import ConsentChange, Customer, Suppression, apply_profile, utcnow
 
@@ -75,8 +74,7 @@ class Consent:
         withdraw, and no record is created for someone we do not know). The flag and its
         log row commit together.
         """
-        if channel not in CHANNELS:
-            raise ValueError(f"consent channel '{channel}' must be one of {', '.join(CHANNELS)}")
+        check_profile_value("consent", {channel: granted})  # the profile's rule, one sentence
         with self._database.session() as session:
             # FOR UPDATE (PostgreSQL): two clicks at once must not both log a change.
             row = session.get(Customer, customer_id, with_for_update=True)
