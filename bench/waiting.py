@@ -23,7 +23,7 @@ journeys, because the worker keeps at most ``max_cached_workflows`` (the SDK's 1
 them in memory and replays the others from history when their timer fires.
 
     python bench/waiting.py             # 3,000 journeys (the 5-minute default on 2 cores)
-    python bench/waiting.py 20000       # the issue's size: ~12 minutes on 2 cores
+    python bench/waiting.py 20000       # the issue's size: ~16 minutes on 2 cores
 """
 
 from __future__ import annotations
