@@ -21,8 +21,8 @@ from temporalio.exceptions import ApplicationError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.model import scan_contracts as sc
 from journeys.model.limits import MAX_POINTS
+from journeys.process.clock import utcnow
 from journeys.store import Store
-from journeys.store.tables import utcnow
 from journeys.temporal.relay import route_pending
 from journeys.temporal.routing import Router
 

@@ -4,7 +4,7 @@ One sub-package per part, each importing only the parts below it (checked by
 ``tests/test_layout.py`` from ``[tool.importlinter]`` in pyproject.toml)::
 
     cli
-    api | app
+    api | app                       (api: never worker.py, activities, workflows)
     (worker.py)
     activities | workflows          (workflows: model only)
     customers | temporal

@@ -24,7 +24,7 @@ from journeys.model.channels import CHANNELS
 from journeys.model.journey_state import JourneyState
 from journeys.model.json_values import json_problem
 from journeys.model.profile import PROFILE_FIELDS, PROFILE_PATTERNS
-from journeys.store.tables import utcnow
+from journeys.process.clock import utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]

@@ -14,8 +14,8 @@ from journeys.api.auth import Authorized
 from journeys.api.fields import Moment
 from journeys.api.responses import NOT_FOUND, UNAUTHORIZED
 from journeys.api.state import ApiState, api_state
+from journeys.process.clock import utcnow
 from journeys.store.funnels import Funnel
-from journeys.store.tables import utcnow
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"], responses={**UNAUTHORIZED})
 State = Annotated[ApiState, Depends(api_state)]

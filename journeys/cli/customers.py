@@ -22,7 +22,7 @@ from journeys.cli.common import fail, open_store
 from journeys.cli.tables import console
 from journeys.model.channels import CHANNELS
 from journeys.model.profile import PROFILE_FIELDS
-from journeys.store.tables import utcnow
+from journeys.process.clock import utcnow
 
 if TYPE_CHECKING:
     from journeys.store import Store

@@ -18,7 +18,7 @@ def stats(
     days: Annotated[int, typer.Option(help="Entries that began in the last N days")] = 30,
 ) -> None:
     """How each scenario performs, step by step, from recorded facts and the delivery ledger."""
-    from journeys.store.tables import utcnow
+    from journeys.process.clock import utcnow
 
     settings = command_settings()
     if scenario_id is not None:

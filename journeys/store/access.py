@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from journeys.process.clock import utcnow
 from journeys.store.access_tables import ApiKey, matches, new_key, split_key
 from journeys.store.engine import Database
-from journeys.store.tables import utcnow
 
 
 class Access:

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from journeys.model.profile import check_profile_value, normalize_address
+from journeys.process.clock import utcnow
 from journeys.store.engine import Database
-from journeys.store.tables import ConsentChange, Customer, Suppression, apply_profile, utcnow
+from journeys.store.tables import ConsentChange, Customer, Suppression, apply_profile
 
 
 class Consent:

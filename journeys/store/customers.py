@@ -1,10 +1,4 @@
-"""Customers: profiles, consent flags and attributes, and the updates journeys apply.
-
-Every part of the store works the same way, on SQLite by default and PostgreSQL in
-production: only portable SQL is used (no ``ON CONFLICT``), and races on unique keys are
-settled by catching ``IntegrityError`` and reading the row that won. Activities call the
-parts through ``asyncio.to_thread``: every method opens and closes its own short session.
-"""
+"""Customers: profiles, consent flags and attributes, and the updates journeys apply."""
 
 from __future__ import annotations
 
@@ -17,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from journeys.model.channels import CHANNELS
 from journeys.model.profile import PROFILE_FIELDS
+from journeys.process.clock import utcnow
 from journeys.store.engine import Database
 from journeys.store.tables import (
     AppliedUpdate,
@@ -24,7 +19,6 @@ from journeys.store.tables import (
     Customer,
     apply_profile,
     customer_context,
-    utcnow,
 )
 
 

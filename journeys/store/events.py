@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from journeys.model.events import Event
+from journeys.process.clock import utcnow
 from journeys.store.engine import Database
-from journeys.store.tables import Customer, utcnow
+from journeys.store.tables import Customer
 from journeys.store.tracking_tables import EventRecord
 
 # How long a router holds the events it claimed: longer than routing them takes.

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from journeys.delivery.frequency_cap import FrequencyCap
+from journeys.process.clock import utcnow
 from journeys.store.consent import suppressed_among
 from journeys.store.engine import Database
 from journeys.store.ledger_statements import (
@@ -25,7 +26,7 @@ from journeys.store.ledger_statements import (
     ROW_ID,
     ROWS_FOR_KEY,
 )
-from journeys.store.tables import RESERVED, Delivery, utcnow
+from journeys.store.tables import RESERVED, Delivery
 
 # How far along a provider-reported status is. A status webhook never moves a row back:
 # callbacks arrive out of order (Twilio's ``sent`` after ``delivered``), and a bounce or a

@@ -17,15 +17,12 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from journeys.model.channels import CHANNELS
-from journeys.model.profile import PROFILE_FIELDS, check_profile_value
+from journeys.model.profile import ADDRESS_FIELDS, PROFILE_FIELDS, check_profile_value
+from journeys.process.clock import utcnow
 
 # Ledger statuses that settle a send: a ``sent`` row never changes again.
 SENT = "sent"
 RESERVED = "reserved"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -237,16 +234,14 @@ def customer_context(row: Customer) -> dict[str, Any]:
     """What templates and expressions see as ``customer`` (see ``journeys.rendering.context``).
 
     Attributes are lifted to the top and the profile fields override them. ``consent``
-    always has the three channels (absent = ``False``) so ``customer.consent.sms`` is a
+    always has every channel (absent = ``False``) so ``customer.consent.sms`` is a
     plain boolean, never a strict-undefined error.
     """
     consent = row.consent or {}
     return {
         **(row.attributes or {}),
         "id": row.id,
-        "email": row.email,
-        "phone": row.phone,
-        "push_token": row.push_token,
+        **{field: getattr(row, field) for field in ADDRESS_FIELDS},
         "locale": row.locale or "en",
         "time_zone": row.time_zone or "UTC",
         "birthday": row.birthday.isoformat() if row.birthday else None,

@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import groupby
 
 from journeys.model.events import Event
+from journeys.process.clock import utcnow
 from journeys.process.metrics import ROUTING_LAG
 from journeys.store import Store
-from journeys.store.tables import utcnow
 from journeys.temporal.routing import Router, refusal
 
 log = logging.getLogger(__name__)

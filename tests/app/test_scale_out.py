@@ -7,67 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from journeys.app.driver import eventually
 from journeys.temporal.schedules import daily_schedule_id
 from tests.cli_process import Cli, environment, run
+from tests.databases import postgres_schema
 from tests.http_sink import HttpSink, Reply
 from tests.props import VIP_PROPS
 
-POSTGRES_URL = os.environ.get(
-    "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 QUEUE = "journeys-scale-out"
 CUSTOMERS_PER_WAVE = 12
-
-
-@contextlib.contextmanager
-def fresh_schema() -> Iterator[tuple[str, Engine]]:
-    """A store URL on an empty PostgreSQL schema (the processes create the tables), and an
-    engine on it for the test's own counts; the schema is dropped afterwards."""
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as err:  # no driver, no server, bad credentials: all mean "not here"
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} does not answer: {err}")
-    schema = f"journeys_scale_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    reader = create_engine(url)
-    try:
-        yield url.render_as_string(hide_password=False), reader
-    finally:
-        reader.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-async def until(check: Callable[[], Awaitable[None] | None], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result is not None:
-                await result
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 WORKER_UP = re.compile(r" INFO journeys\.worker: worker on ")  # its log line, not a traceback
@@ -98,9 +56,10 @@ def invites(reader: Engine) -> dict[str, list[str]]:
 
 
 async def test_two_workers_and_two_apis_deliver_once_and_survive_a_killed_worker(
-    temporal: WorkflowEnvironment, tmp_path: Path
+    temporal: WorkflowEnvironment, tmp_path: Path, postgres_admin: Engine
 ) -> None:
-    with fresh_schema() as (store_url, reader), HttpSink() as provider:
+    with postgres_schema(postgres_admin) as store_url, HttpSink() as provider:
+        reader = create_engine(store_url)  # the test's own counts
         # Each send is held a moment at the provider: the kill below finds sends in flight.
         provider.reply("/hook", Reply(200, {"id": "accepted"}, delay=1.5))
         shared = {
@@ -169,19 +128,19 @@ async def test_two_workers_and_two_apis_deliver_once_and_survive_a_killed_worker
 
                 early = await wave("early")
 
-                def some_in_flight() -> None:
+                async def some_in_flight() -> None:
                     assert len(provider.received("/hook")) >= 3
 
-                await until(some_in_flight, 30)
+                await eventually(some_in_flight, 30)
                 first.kill()  # SIGKILL: no drain, its in-flight sends die with it
                 await first.finish(10)
                 late = await wave("late")
                 everyone = early + late
 
-                def all_sent() -> None:
+                async def all_sent() -> None:
                     assert invites(reader) == {c: ["sent"] for c in everyone}
 
-                await until(all_sent, 50)
+                await eventually(all_sent, 50)
                 for api in urls:
                     ready = (await http.get(f"{api}/readyz")).json()
                     assert ready["pending_events"] == "0" and ready["failed_events"] == "0"
@@ -192,6 +151,7 @@ async def test_two_workers_and_two_apis_deliver_once_and_survive_a_killed_worker
             for cli in processes:
                 with contextlib.suppress(AssertionError):
                     await cli.finish(30)
+            reader.dispose()
         calls = provider.received("/hook")
     keys = [call.headers["idempotency-key"] for call in calls]
     # Every customer's invitation reached the provider under one key; the sends that died
