@@ -46,18 +46,22 @@ async def test_retried_send_produces_exactly_one_message(
             customer, "tier.upgraded", new_tier="gold", previous_tier="silver", **VIP_PROPS
         )
 
-        async def invited() -> None:
+        async def invited() -> list[int]:
             assert faulty.calls == 2
             assert driver.sent(customer) == [("invite", "email")]
+            # A retried activity's started event is written when it completes, a moment
+            # after the message is in the outbox: read the history until it is there.
+            history = await driver.handle("vip-invite", customer).fetch_history()
+            attempts = [
+                e.activity_task_started_event_attributes.attempt
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            ]
+            assert attempts, "the send's completion is not in the history yet"
+            return attempts
 
-        await eventually(invited)
-        history = await driver.handle("vip-invite", customer).fetch_history()
+        attempts = await eventually(invited)
 
-    attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-    ]
     assert attempts == [2]  # the first attempt failed after the provider call, the retry won
     ledger = [d for d in store.ledger.for_customer(customer) if d.step_id == "invite"]
     assert [d.status for d in ledger] == ["sent"]
