@@ -20,7 +20,9 @@ tells the marketer more than "suppressed" would.
 
 Database work runs in threads because the activity must not block the worker's event
 loop: one hop for the governance walk up to the reservation (``activities.delivery_plan``),
-one to mark the send, as each hop costs about as much CPU as a ledger write.
+one to mark the send, as each hop costs about as much CPU as a ledger write. The journey's
+funnel facts it carries (``workflows.facts``) ride along: the held ones in the first hop,
+the entry's end (a last step's send) in one more with the result.
 """
 
 from __future__ import annotations

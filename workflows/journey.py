@@ -100,7 +100,7 @@ class JourneyWorkflow:
         # always finds it. Asked later (after a local activity), replay could ask before the
         # server had told it about the marker, get False, and fail as non-deterministic.
         # BATCHED_FACTS_PATCH came last and implies the others: a journey that has it asks
-        # for no other, one marker (and one search attribute update) instead of four.
+        # for no other: one marker (and one search attribute update) instead of three.
         if workflow.patched(BATCHED_FACTS_PATCH):
             self.facts.enabled = self.facts.batched = self.step_errors = True
             self._key_format = journey_keys.STRUCTURED
