@@ -38,5 +38,6 @@ def build_activities(
         context.update_customer,
         context.change_points,
         context.record_fact,
+        context.record_facts,
         context.record_entry,
     ]

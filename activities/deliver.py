@@ -20,7 +20,9 @@ tells the marketer more than "suppressed" would.
 
 Database work runs in threads because the activity must not block the worker's event
 loop: one hop for the governance walk up to the reservation (``activities.delivery_plan``),
-one to mark the send, as each hop costs about as much CPU as a ledger write.
+one to mark the send, as each hop costs about as much CPU as a ledger write. The journey's
+funnel facts it carries (``workflows.facts``) ride along: the held ones in the first hop,
+the entry's end (a last step's send) in one more with the result.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from journeys.rendering.context import build_context
 from journeys.rendering.templating import RenderedMessage, Templates
 from journeys.store import Store
 from journeys.store.tables import SENT
+from journeys.store.tracking_tables import JourneyFact
 
 __all__ = ["REFUSED", "DeliveryActivities", "blocked"]
 
@@ -75,13 +78,31 @@ class DeliveryActivities:
             result = await self._deliver(request)
         except SentElsewhere:
             rows = await asyncio.to_thread(self.store.ledger.for_key, request.delivery_key)
-            return result_from_ledger(request, rows)
+            return await self._record_end(request, result_from_ledger(request, rows))
         for made in result.decisions:
             DELIVERIES.labels(made.channel, made.status.partition(":")[0]).inc()
-        return result
+        return await self._record_end(request, result)
+
+    async def _record_end(self, request: DeliverRequest, result: DeliverResult) -> DeliverResult:
+        """The journey's end carried by the request (``workflows.facts``), written with a
+        final result; a deferred send is tried again later, and the end with it."""
+        if result.status == "deferred" or not (request.facts or request.end):
+            return result
+        if request.end:
+            fact = JourneyFact(**request.end.model_dump())
+            await asyncio.to_thread(self.store.journeys.record_facts, [fact])
+        return result.model_copy(update={"facts_recorded": True})
+
+    def _first(self, request: DeliverRequest) -> Plan:
+        """The facts the journey held back (they happened before this send), then the plan:
+        one thread hop."""
+        if request.facts:
+            facts = [JourneyFact(**fact.model_dump()) for fact in request.facts]
+            self.store.journeys.record_facts(facts)
+        return self.planner.first(request)
 
     async def _deliver(self, request: DeliverRequest) -> DeliverResult:
-        plan = await asyncio.to_thread(self.planner.first, request)
+        plan = await asyncio.to_thread(self._first, request)
         while plan.result is None:
             channel = request.channels[plan.position]
             try:

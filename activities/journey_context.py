@@ -26,11 +26,13 @@ from journeys.model.contracts import (
     EVALUATE_CONDITION,
     RECORD_ENTRY,
     RECORD_FACT,
+    RECORD_FACTS,
     RESOLVE_WAIT_UNTIL,
     UPDATE_CUSTOMER,
     ConditionRequest,
     EntryRequest,
     FactRequest,
+    FactsRequest,
     JourneyContext,
     PointsRequest,
     UpdateRequest,
@@ -248,6 +250,12 @@ class JourneyContextActivities:
         await asyncio.to_thread(
             self.store.journeys.record_fact, JourneyFact(**request.model_dump())
         )
+
+    @activity.defn(name=RECORD_FACTS)
+    async def record_facts(self, request: FactsRequest) -> None:
+        """A journey's facts since its last write, in one transaction (``workflows.facts``)."""
+        facts = [JourneyFact(**fact.model_dump()) for fact in request.facts]
+        await asyncio.to_thread(self.store.journeys.record_facts, facts)
 
     @activity.defn(name=RECORD_ENTRY)
     async def record_entry(self, request: EntryRequest) -> bool:

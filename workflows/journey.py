@@ -35,11 +35,10 @@ with workflow.unsafe.imports_passed_through():
     from journeys.model.ops import compile_steps
     from journeys.model.scenario import WaitForStep
 
+from workflows.facts import BATCHED_FACTS_PATCH, FACTS_PATCH, Facts
 from workflows.local_calls import STEP_ERRORS_PATCH, StepFailed, call_local
 from workflows.steps import HANDLERS, condition
 
-# Patch: journeys record facts for the funnels (entered, waiting at a step, goal, end).
-FACTS_PATCH = "journey-facts"
 # Patch: entries that begin in this run write structured step keys (journeys.model.journey_keys).
 KEYS_PATCH = "structured-keys"
 
@@ -60,7 +59,7 @@ class JourneyWorkflow:
         self._seen = set(self.progress.seen_ids)
         self._awaitable = {s.event for s in self.scenario.walk() if isinstance(s, WaitForStep)}
         self._waiting_for: str | None = None
-        self._facts = False  # set by run(): does this run record facts?
+        self.facts = Facts(self)  # its patches set by run()
         self.step_errors = False  # set by run(): is a failed step recorded (local_calls)?
         self._key_format = journey_keys.LEGACY  # set by run(): for entries beginning now
 
@@ -100,10 +99,16 @@ class JourneyWorkflow:
         # Asked once, first thing: the marker is then the run's first command, where replay
         # always finds it. Asked later (after a local activity), replay could ask before the
         # server had told it about the marker, get False, and fail as non-deterministic.
-        self._facts = workflow.patched(FACTS_PATCH)
-        self.step_errors = workflow.patched(STEP_ERRORS_PATCH)
-        if workflow.patched(KEYS_PATCH):
+        # BATCHED_FACTS_PATCH came last and implies the others: a journey that has it asks
+        # for no other: one marker (and one search attribute update) instead of three.
+        if workflow.patched(BATCHED_FACTS_PATCH):
+            self.facts.enabled = self.facts.batched = self.step_errors = True
             self._key_format = journey_keys.STRUCTURED
+        else:
+            self.facts.enabled = workflow.patched(FACTS_PATCH)
+            self.step_errors = workflow.patched(STEP_ERRORS_PATCH)
+            if workflow.patched(KEYS_PATCH):
+                self._key_format = journey_keys.STRUCTURED
         p = self.progress
         while True:
             await self._drain()
@@ -112,9 +117,11 @@ class JourneyWorkflow:
             elif p.status == "holding":
                 await self._hold()
             elif p.status == "waiting-for-trigger":
+                await self.flush_facts()
                 await workflow.wait_condition(lambda: bool(p.queue))
             elif not p.queue:
                 break
+        await self.flush_facts()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
@@ -264,11 +271,24 @@ class JourneyWorkflow:
         return self._key(self.progress.entry_id, self.progress.key_format, step_id)
 
     async def fact(self, kind: str, step_id: str = "", detail: str = "") -> None:
-        """Records a fact for the funnels (``journey_facts``). Journeys whose history
-        predates facts replay without them (the patch marker is absent there)."""
-        if not self._facts:
-            return
-        request = c.FactRequest(
+        """Records a fact for the funnels (``journey_facts``), at once or held back for the
+        next write (``workflows.facts``)."""
+        await self.facts.record(self._fact(kind, step_id, detail))
+
+    async def flush_facts(self) -> None:
+        await self.facts.flush()
+
+    def facts_for_send(self) -> tuple[list[c.FactRequest], c.FactRequest | None]:
+        """What the current send carries: held facts, and the entry's end when it is the
+        last step (``_run_entry`` goes from the last step to the end without a look)."""
+        last = self.progress.pc == len(self.ops) - 1
+        return self.facts.carry(self._fact("completed") if last else None)
+
+    def facts_sent(self, recorded: bool) -> None:
+        self.facts.carried(recorded)
+
+    def _fact(self, kind: str, step_id: str = "", detail: str = "") -> c.FactRequest:
+        return c.FactRequest(
             workflow_id=workflow.info().workflow_id,
             entry_id=self.progress.entry_id or "",
             scenario_id=self.scenario.id,
@@ -278,10 +298,6 @@ class JourneyWorkflow:
             detail=detail,
             at=workflow.now(),
         )
-        try:
-            await call_local(self, f"the '{kind}' fact", c.RECORD_FACT, request)
-        except StepFailed as failed:  # not expected: the fact is missing, the journey goes on
-            self.note(step_id or "fact", f"the '{kind}' fact was not recorded: {failed}")
 
     def context(self) -> c.JourneyContext:
         p = self.progress
@@ -328,6 +344,7 @@ class JourneyWorkflow:
     async def _sleep(self, deadline: datetime, wake: Callable[[], bool]) -> None:
         remaining = deadline - workflow.now()
         if remaining > timedelta(0):
+            await self.flush_facts()  # a funnel read during the wait counts them
             with contextlib.suppress(TimeoutError):  # the deadline passing is the normal case
                 await workflow.wait_condition(wake, timeout=remaining)
 
@@ -350,6 +367,7 @@ class JourneyWorkflow:
 
     async def _maybe_continue_as_new(self) -> None:
         if self._history_too_long():
+            await self.flush_facts()
             await workflow.wait_condition(workflow.all_handlers_finished)
             carried = JourneyInput(
                 scenario=self.scenario,

@@ -57,11 +57,24 @@ class StepFailed(Exception):
 class Caller(Protocol):
     step_errors: bool  # STEP_ERRORS_PATCH, asked first thing in run
 
+    async def flush_facts(self) -> None:
+        """Writes the funnel facts held back (``workflows.facts``): before any other I/O."""
+        ...
+
 
 async def call_local(
-    journey: Caller, what: str, activity: str, arg: Any, result_type: type[T] | None = None
+    journey: Caller,
+    what: str,
+    activity: str,
+    arg: Any,
+    result_type: type[T] | None = None,
+    *,
+    flush: bool = True,
 ) -> T:
-    """Runs a local activity for ``what`` (``step 'x'``, ``entry``...); see the module doc."""
+    """Runs a local activity for ``what`` (``step 'x'``, ``entry``...); see the module doc.
+    The journey's held facts go first (``flush``: not when the call is the facts' own)."""
+    if flush:
+        await journey.flush_facts()
     if not journey.step_errors:
         return await workflow.execute_local_activity(
             activity, arg, result_type=result_type, **LEGACY_LOCAL

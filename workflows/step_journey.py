@@ -46,6 +46,14 @@ class StepJourney(Caller, Protocol):
         """A fact for the funnels."""
         ...
 
+    def facts_for_send(self) -> tuple[list[c.FactRequest], c.FactRequest | None]:
+        """The funnel facts and the end a send carries to the deliver activity."""
+        ...
+
+    def facts_sent(self, recorded: bool) -> None:
+        """The deliver activity's answer: did it write the facts the send carried?"""
+        ...
+
     def deadline(self, compute: Callable[[datetime], datetime]) -> datetime:
         """The current wait's end, computed once per step (kept when the step resumes)."""
         ...

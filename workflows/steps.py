@@ -159,6 +159,7 @@ async def _deliver(journey: StepJourney, step: SendStep) -> tuple[SentMessage, d
     """One delivery attempt as the journey sees it: the message record and, when deferred,
     the moment to try again."""
     info = workflow.info()
+    facts, end = journey.facts_for_send()
     request = c.DeliverRequest(
         delivery_key=journey.step_key(step.id),
         entry_id=journey.progress.entry_id,
@@ -170,6 +171,8 @@ async def _deliver(journey: StepJourney, step: SendStep) -> tuple[SentMessage, d
         template=step.template,
         purpose=step.purpose or journey.scenario.category,
         context=journey.context(),
+        facts=facts,
+        end=end,
     )
     handle = workflow.start_activity(c.DELIVER, request, result_type=c.DeliverResult, **DELIVERY)
     # A delivery may retry for hours (provider down); an exit event stops the retries,
@@ -181,12 +184,14 @@ async def _deliver(journey: StepJourney, step: SendStep) -> tuple[SentMessage, d
     try:
         result = await handle
     except ActivityError as err:
+        journey.facts_sent(False)
         # A failed message is recorded and the journey goes on, like a bounced email would.
         if stopped or isinstance(err.cause, CancelledError):
             status, detail = "cancelled", "stopped by an exit event"
         else:
             status, detail = "failed", err.cause.message if err.cause else str(err)
         return SentMessage(step_id=step.id, status=status, at=workflow.now(), detail=detail), None
+    journey.facts_sent(result.facts_recorded)
     detail = "; ".join(f"{d.channel}: {d.reason or d.status}" for d in result.decisions)
     message = SentMessage(
         step_id=step.id,

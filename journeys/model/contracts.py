@@ -26,6 +26,19 @@ class JourneyContext(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)  # the scenario's constants
 
 
+class FactRequest(BaseModel):
+    """A fact for the funnels (``journeys.store.tracking_tables.JourneyFact``)."""
+
+    workflow_id: str
+    entry_id: str
+    scenario_id: str
+    customer_id: str
+    kind: Literal["entered", "waiting", "goal", "completed", "exited"]
+    step_id: str = ""
+    detail: str = ""
+    at: datetime
+
+
 class DeliverRequest(BaseModel):
     """One send step. ``delivery_key`` is unique per step per journey entry: the ledger key
     (``journeys.model.journey_keys``); ``entry_id`` names the entry for the funnels (empty from
@@ -41,6 +54,11 @@ class DeliverRequest(BaseModel):
     template: str
     purpose: Purpose
     context: JourneyContext
+    # The journey's funnel facts not yet written (``workflows.facts``): written before the
+    # send. ``end``: the entry's end when this send is its last step, written with a final
+    # result (not a deferral). ``DeliverResult.facts_recorded`` says both are.
+    facts: list[FactRequest] = Field(default_factory=list)
+    end: FactRequest | None = None
 
 
 class ChannelDecision(BaseModel):
@@ -56,6 +74,7 @@ class DeliverResult(BaseModel):
     # deferred: quiet hours in the customer's time zone; the journey waits until then.
     retry_at: datetime | None = None
     decisions: list[ChannelDecision] = Field(default_factory=list)
+    facts_recorded: bool = False  # the request's facts and end are written
 
 
 class ConditionRequest(BaseModel):
@@ -101,17 +120,10 @@ class EntryRequest(BaseModel):
     now: datetime
 
 
-class FactRequest(BaseModel):
-    """A fact for the funnels (``journeys.store.tracking_tables.JourneyFact``)."""
+class FactsRequest(BaseModel):
+    """Facts a journey recorded with no write in between, written in one transaction."""
 
-    workflow_id: str
-    entry_id: str
-    scenario_id: str
-    customer_id: str
-    kind: Literal["entered", "waiting", "goal", "completed", "exited"]
-    step_id: str = ""
-    detail: str = ""
-    at: datetime
+    facts: list[FactRequest]
 
 
 # Activity names, shared by the workflow (caller) and the worker (implementer).
@@ -122,3 +134,4 @@ UPDATE_CUSTOMER = "update_customer"
 RECORD_ENTRY = "record_entry"
 CHANGE_POINTS = "change_points"
 RECORD_FACT = "record_fact"
+RECORD_FACTS = "record_facts"

@@ -65,6 +65,22 @@ class Journeys:
             except IntegrityError:
                 connection.rollback()
 
+    def record_facts(self, facts: list[JourneyFact]) -> None:
+        """Writes several facts in one transaction (a journey's batch, ``workflows.facts``);
+        when one is there already (a retried activity), each is written on its own."""
+        rows = [{name: getattr(fact, name) for name in _FACT_COLUMNS} for fact in facts]
+        if not rows:
+            return
+        with self._database.connection() as connection:
+            try:
+                connection.execute(_INSERT_FACT, rows)
+                connection.commit()
+                return
+            except IntegrityError:
+                connection.rollback()
+        for fact in facts:
+            self.record_fact(fact)
+
     def funnel(self, scenario: Scenario, since: datetime, until: datetime) -> Funnel:
         with self._database.session() as session:
             return count_funnel(session, scenario, since, until)

@@ -405,6 +405,7 @@ def test_build_activities_registers_every_contract_name(store: Store, templates:
         "update_customer",
         "change_points",
         "record_fact",
+        "record_facts",
         "record_entry",
     }
     assert set(default_adapters(store)) == {"email", "sms", "push"}

@@ -109,6 +109,14 @@ async def birthday_structured_keys(d: JourneyDriver) -> tuple[str, str]:
     return "birthday", c
 
 
+async def cart_batched_facts(d: JourneyDriver) -> tuple[str, str]:
+    """batched-facts: the one patch marker; entered and waiting written together before the
+    first wait, the end carried by the last send (the whole journey: three sends)."""
+    c = d.customer(phone="+33600000002", consent={"email": True, "sms": True})
+    await d.send(c, "cart.updated", cart_total=150, currency="EUR", item_count=2, cart_url="https://x")
+    return "abandoned-cart", c
+
+
 SCRIPTS = {
     "cart_full_with_sms": cart_full_with_sms,
     "cart_restart_then_order": cart_restart_then_order,
@@ -117,6 +125,7 @@ SCRIPTS = {
     "cart_entry_if_fails": cart_entry_if_fails,
     "expiry_by_hand_without_dates": expiry_by_hand_without_dates,
     "birthday_structured_keys": birthday_structured_keys,
+    "cart_batched_facts": cart_batched_facts,
 }
 
 if __name__ == "__main__":

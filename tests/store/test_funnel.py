@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.app.driver import JourneyDriver, eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.process.settings import Settings
 from journeys.store import Store
+from journeys.store.tracking_tables import JourneyFact
 from journeys.temporal.routing import Router
 from tests.api_server import ingest_api
 from tests.props import CART_PROPS
@@ -108,3 +110,31 @@ async def test_the_funnel_over_http(
         assert (await client.get("/v1/scenarios/nope/funnel")).status_code == 404
         bad = await client.get("/v1/scenarios/abandoned-cart/funnel", params={"since": "yesterday"})
         assert bad.status_code == 422
+
+
+def test_a_batch_of_facts_written_again_keeps_one_row_each(each_database_store: Store) -> None:
+    """A retried ``record_facts`` (or deliver carrying facts) finds some rows there already:
+    the others are still written, and none twice, on both databases."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def fact(kind: str, step_id: str = "") -> JourneyFact:
+        return JourneyFact(
+            workflow_id="w",
+            entry_id="e",
+            scenario_id="s",
+            customer_id="c",
+            kind=kind,
+            step_id=step_id,
+            at=at,
+        )
+
+    journeys = each_database_store.journeys
+    journeys.record_facts([fact("entered"), fact("waiting", "pause")])
+    journeys.record_facts([fact("waiting", "pause"), fact("completed")])
+    with journeys._database.connection() as connection:
+        rows = connection.execute(text("select kind, step_id from journey_facts order by id"))
+        assert [tuple(r) for r in rows] == [
+            ("entered", ""),
+            ("waiting", "pause"),
+            ("completed", ""),
+        ]

@@ -100,6 +100,40 @@ def test_the_structured_keys_history_sends_with_a_structured_key() -> None:
     assert deliver["delivery_key"].endswith(":greeting")
 
 
+def test_the_batched_facts_history_writes_facts_together_and_ends_with_the_last_send() -> None:
+    """A journey of the batched-facts behaviour: that patch alone (it implies the older
+    ones), facts written in ``record_facts`` batches, and the entry's end carried by the
+    last send instead of a local activity of its own."""
+    name = "cart_batched_facts"
+    path = Path(__file__).parents[1] / "histories" / f"{name}.json"
+    history = WorkflowHistory.from_json(name, json.loads(path.read_text()))
+    [patch] = _patches(history)
+    assert json.loads(patch)["id"] == "batched-facts"
+    local = [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert [a["activity_type"] for a in local] == [
+        "evaluate_condition",  # entry.if
+        "record_facts",  # entered, waiting at the first wait
+        "record_facts",  # waiting for the order
+        "evaluate_condition",  # big cart with SMS consent
+        "record_facts",  # waiting 2 days
+    ]
+    sends = [
+        json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert [(s["facts"], (s.get("end") or {}).get("kind")) for s in sends] == [
+        ([], None),
+        ([], None),
+        ([], "completed"),
+    ]
+
+
 def _patches(history: WorkflowHistory) -> list[bytes]:
     """The patch markers' data (``{"id": "<patch>", ...}``) in the history, in order."""
     return [

@@ -58,7 +58,7 @@ async def outage(temporal: WorkflowEnvironment, store: Store) -> AsyncIterator[J
         temporal.client,
         task_queue=QUEUE,
         workflows=[JourneyWorkflow],
-        activities=[down.evaluate_condition, down.record_fact],
+        activities=[down.evaluate_condition, down.record_fact, down.record_facts],
     )
     async with worker:
         router = Router(temporal.client, ScenarioRegistry([SCENARIO]), QUEUE)
