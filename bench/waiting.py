@@ -29,7 +29,6 @@ them in memory and replays the others from history when their timer fires.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sys
@@ -38,16 +37,17 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from worker_processes import add_customers, worker_env  # noqa: E402
 
 from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
 from journeys.store import Store  # noqa: E402
-from journeys.store.tables import Customer  # noqa: E402
 from journeys.store.tracking_tables import JourneyFact  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.routing import Router  # noqa: E402
@@ -74,23 +74,6 @@ def database_bytes(folder: Path) -> int:
         for path in folder.glob("temporal.db*")  # the file, -wal and -shm
         if path.is_file()
     )
-
-
-def add_customers(store: Store, ids: list[str]) -> None:
-    rows = [
-        {
-            "id": c,
-            "email": f"{c}@example.com",
-            "locale": "en",
-            "time_zone": "UTC",
-            "consent": {"email": True},
-            "attributes": {},
-        }
-        for c in ids
-    ]
-    with store.engine.begin() as connection:
-        for start in range(0, len(rows), 10_000):
-            connection.execute(insert(Customer), rows[start : start + 10_000])
 
 
 def waiting_count(store: Store) -> int:
@@ -133,22 +116,6 @@ async def settled(
         await asyncio.sleep(0.5)
 
 
-def worker_env(server: str, folder: Path, store_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "TEMPORAL_"))}
-    env.update(
-        TEMPORAL_ADDRESS=server,
-        JOURNEYS_TASK_QUEUE=QUEUE,
-        JOURNEYS_DATABASE_URL=store_url,
-        JOURNEYS_DATA_DIR=str(folder),
-        JOURNEYS_SCENARIOS_DIR=str(folder / "scenarios"),
-        JOURNEYS_TEMPLATES_DIR=str(REPO / "templates"),
-        JOURNEYS_EMAIL_PROVIDER="outbox",
-        JOURNEYS_SMS_PROVIDER="outbox",
-        JOURNEYS_PUSH_PROVIDER="outbox",
-    )
-    return env
-
-
 async def main(count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="journeys-waiting-") as name:
         folder = Path(name)
@@ -173,7 +140,7 @@ async def main(count: int) -> None:
         with log.open("ab") as out:
             worker = await asyncio.create_subprocess_exec(
                 sys.executable, "worker.py", cwd=REPO, stdout=out, stderr=out,
-                env=worker_env(server, folder, settings.store_url),
+                env=worker_env(server, folder, settings.store_url, QUEUE),
             )  # fmt: skip
         try:
             router = Router(env.client, registry, QUEUE)

@@ -34,16 +34,17 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, make_url, select, text
+from sqlalchemy import create_engine, func, make_url, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from worker_processes import add_customers, worker_env  # noqa: E402
 
 from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
 from journeys.process.settings import Settings  # noqa: E402
 from journeys.store import Store  # noqa: E402
-from journeys.store.tables import Customer  # noqa: E402
 from journeys.store.tracking_tables import JourneyFact  # noqa: E402
 from journeys.temporal.embedded import start_embedded  # noqa: E402
 from journeys.temporal.routing import Router  # noqa: E402
@@ -105,16 +106,6 @@ def drop_schema(schema: str) -> None:
     admin.dispose()
 
 
-def add_customers(store: Store, ids: list[str]) -> None:
-    rows = [
-        {"id": c, "email": f"{c}@example.com", "locale": "en", "time_zone": "UTC",
-         "consent": {"email": True}, "attributes": {"first_name": "Ana"}}
-        for c in ids
-    ]  # fmt: skip
-    with store.engine.begin() as connection:
-        connection.execute(insert(Customer), rows)
-
-
 def completed(store: Store, prefix: str) -> int:
     query = select(func.count()).where(
         JourneyFact.kind == "completed",  # type: ignore[arg-type]
@@ -144,22 +135,6 @@ async def run_journeys(router: Router, store: Store, prefix: str, count: int) ->
             raise SystemExit(f"{prefix}: journeys did not complete in 10 minutes")
         await asyncio.sleep(0.2)
     return time.perf_counter() - began
-
-
-def worker_env(server: str, folder: Path, store_url: str, queue: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "TEMPORAL_"))}
-    env.update(
-        TEMPORAL_ADDRESS=server,
-        JOURNEYS_TASK_QUEUE=queue,
-        JOURNEYS_DATABASE_URL=store_url,
-        JOURNEYS_DATA_DIR=str(folder),
-        JOURNEYS_SCENARIOS_DIR=str(folder / "scenarios"),
-        JOURNEYS_TEMPLATES_DIR=str(REPO / "templates"),
-        JOURNEYS_EMAIL_PROVIDER="outbox",
-        JOURNEYS_SMS_PROVIDER="outbox",
-        JOURNEYS_PUSH_PROVIDER="outbox",
-    )
-    return env
 
 
 async def main(count: int, rounds: int) -> None:
