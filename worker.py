@@ -33,6 +33,7 @@ from activities.loyalty import LoyaltyActivities
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.validate_program import check_audiences
 from journeys.delivery.governance import Governance
+from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.files.problems import ScenarioError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.leave import leave
@@ -78,9 +79,11 @@ def build_worker(
     governance: Governance | None = None,
     registry: ScenarioRegistry | None = None,
     program: LoyaltyProgram | None = None,
+    links: UnsubscribeSettings | None = None,
 ) -> Worker:
     """The production worker. Tests pass ``adapters`` to put a real fault or sink in the path,
-    and ``governance`` so that results do not depend on the time of day the suite runs.
+    ``governance`` so that results do not depend on the time of day the suite runs, and
+    ``links`` to sign survey answer links with a key of their own (default: the environment).
 
     The scenario folder and the loyalty program are loaded (and fully validated) here:
     audience scans start journeys and the loyalty program emits tier events, both from
@@ -111,7 +114,9 @@ def build_worker(
     log.info(
         "channels: %s", ", ".join(f"{c}={type(a).__name__}" for c, a in sorted(adapters.items()))
     )
-    activities = build_activities(store, templates, Expressions(), adapters, governance, program)
+    activities = build_activities(
+        store, templates, Expressions(), adapters, governance, program, links
+    )
     activities += build_program_activities(store, registry, program, router)
     return Worker(
         client,

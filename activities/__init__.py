@@ -13,6 +13,7 @@ from activities.channels import ChannelAdapter, default_adapters
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
 from journeys.delivery.governance import Governance
+from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.rendering.templating import Expressions, Templates
 from journeys.store import Store
@@ -27,9 +28,13 @@ def build_activities(
     adapters: Mapping[str, ChannelAdapter] | None = None,
     governance: Governance | None = None,
     program: LoyaltyProgram | None = None,
+    links: UnsubscribeSettings | None = None,
 ) -> list[Callable[..., Any]]:
-    """The bound activity methods; channels default to the outbox for email, sms and push."""
-    delivery = DeliveryActivities(store, templates, adapters or default_adapters(store), governance)
+    """The bound activity methods; channels default to the outbox for email, sms and push.
+    ``links`` signs survey answer links (default: from the environment, when first needed)."""
+    delivery = DeliveryActivities(
+        store, templates, adapters or default_adapters(store), governance, links
+    )
     context = JourneyContextActivities(store, expressions, program)
     return [
         delivery.deliver,

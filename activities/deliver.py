@@ -44,6 +44,8 @@ from activities.delivery_plan import (
 from activities.heartbeat import keep_alive
 from activities.ledger import result_from_ledger
 from journeys.delivery.governance import Governance
+from journeys.delivery.surveys import link_maker
+from journeys.delivery.unsubscribe import UnsubscribeSettings
 from journeys.model.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
 from journeys.process.metrics import DELIVERIES
 from journeys.rendering.context import build_context
@@ -64,8 +66,10 @@ class DeliveryActivities:
         templates: Templates,
         adapters: Mapping[str, ChannelAdapter],
         governance: Governance | None = None,
+        links: UnsubscribeSettings | None = None,
     ) -> None:
         self.store = store
+        self.links = links  # signs survey answer links (journeys.delivery.surveys)
         self.templates = templates
         self.adapters = dict(adapters)
         self.planner = DeliveryPlanner(
@@ -163,7 +167,25 @@ class DeliveryActivities:
         context = build_context(
             customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars
         )
+        # Signed answer links, one invitation per journey entry (an entry from before
+        # entry ids were sent: its delivery key, unique per send); issued at the journey's
+        # clock, so a retried render gives the same links. Signed only when called.
+        context["survey_url"] = link_maker(
+            self._link_settings,
+            ctx.customer_id,
+            request.scenario_id,
+            request.entry_id or request.delivery_key,
+            ctx.now,
+        )
         return self.templates.render(request.template, channel, customer.get("locale"), context)
+
+    def _link_settings(self) -> UnsubscribeSettings:
+        """The signed-link settings, read from the environment at the first survey link
+        when the worker was not given them: a worker whose messages carry none needs no
+        secret key."""
+        if self.links is None:
+            self.links = UnsubscribeSettings()
+        return self.links
 
 
 class _Refused(Exception):

@@ -30,6 +30,7 @@ from journeys.api import (
     openapi,
     provider_events,
     scenarios,
+    surveys,
     unsubscribe,
 )
 from journeys.api.body_limit import BodyLimit
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(scenarios.router)
     app.include_router(unsubscribe.router)
+    app.include_router(surveys.router)
     app.include_router(provider_events.router)
 
     @app.get("/healthz", tags=["operations"])

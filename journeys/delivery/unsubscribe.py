@@ -35,10 +35,7 @@ Pure functions over settings read from the environment; the HTTP endpoint that h
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -47,6 +44,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journeys.delivery.signing import b64decode, b64encode, sign, verifies
 from journeys.process.settings import SettingsError, describe
 
 # Shorter keys are refused: the secret is all that stands between a guessed link and
@@ -66,7 +64,10 @@ MIN_LIFETIME_DAYS = 30  # CAN-SPAM: an opt-out must work for 30 days after sendi
 class UnsubscribeSettings(BaseSettings):
     """``JOURNEYS_SECRET_KEY`` signs tokens; ``JOURNEYS_PUBLIC_URL`` is where links point;
     ``JOURNEYS_PREVIOUS_SECRET_KEYS`` still verify; ``JOURNEYS_UNSUBSCRIBE_TOKEN_DAYS`` and
-    ``JOURNEYS_UNSUBSCRIBE_LEGACY_UNTIL`` bound how long links work (module notes)."""
+    ``JOURNEYS_UNSUBSCRIBE_LEGACY_UNTIL`` bound how long links work (module notes).
+
+    The survey answer links use the same key, URL and previous keys, and live
+    ``JOURNEYS_SURVEY_TOKEN_DAYS`` (90 by default: ``journeys.delivery.surveys``)."""
 
     model_config = SettingsConfigDict(env_prefix="JOURNEYS_", extra="ignore")
 
@@ -75,6 +76,8 @@ class UnsubscribeSettings(BaseSettings):
     previous_secret_keys: SecretStr | None = None  # comma-separated
     unsubscribe_token_days: int = Field(default=DEFAULT_LIFETIME_DAYS, ge=MIN_LIFETIME_DAYS)
     unsubscribe_legacy_until: date | None = None  # links without an issue time: until then
+    # Survey answer links (journeys.delivery.surveys) share the key, URL and rotation.
+    survey_token_days: int = Field(default=90, ge=1, le=3653)
 
     def __init__(self, **values: Any) -> None:
         # A bad value stops the start with the variable named, not a validation trace.
@@ -117,6 +120,10 @@ class UnsubscribeSettings(BaseSettings):
     @property
     def lifetime(self) -> timedelta:
         return timedelta(days=self.unsubscribe_token_days)
+
+    @property
+    def survey_lifetime(self) -> timedelta:
+        return timedelta(days=self.survey_token_days)
 
     def base_url(self) -> str:
         """``JOURNEYS_PUBLIC_URL`` without a trailing slash (a path prefix is kept)."""
@@ -186,8 +193,8 @@ def make_token(
     key = (settings or UnsubscribeSettings()).key()
     issued = int((issued_at or datetime.now(UTC)).timestamp())
     raw = json.dumps([*target, issued], ensure_ascii=False, separators=(",", ":"))
-    payload = _b64encode(raw.encode("utf-8"))
-    return f"{payload}.{_sign(key, payload)}"
+    payload = b64encode(raw.encode("utf-8"))
+    return f"{payload}.{sign(key, _CONTEXT, payload)}"
 
 
 def unsubscribe_url(
@@ -221,12 +228,8 @@ def read_token(
     payload, dot, signature = token.partition(".")
     if not dot or not payload or not signature:
         raise InvalidUnsubscribeToken("unsubscribe token is malformed")
-    given = signature.encode("ascii")
-    current = any(hmac.compare_digest(_sign(k, payload).encode("ascii"), given) for k in keys)
-    legacy = not current and any(
-        hmac.compare_digest(_sign(k, payload, _LEGACY_CONTEXT).encode("ascii"), given)
-        for k in keys
-    )
+    current = verifies(keys, _CONTEXT, payload, signature)
+    legacy = not current and verifies(keys, _LEGACY_CONTEXT, payload, signature)
     if not (current or legacy):
         raise InvalidUnsubscribeToken("unsubscribe token has a bad signature")
     values = _payload(payload, fields=4 if current else 3)
@@ -246,7 +249,7 @@ def read_token(
 def _payload(payload: str, fields: int) -> list[str | int]:
     """The signed JSON list: ``fields - 3`` trailing integers after three non-empty strings."""
     try:
-        values = json.loads(_b64decode(payload).decode("utf-8"))
+        values = json.loads(b64decode(payload).decode("utf-8"))
     except (binascii.Error, UnicodeError, ValueError) as err:
         # Only reachable with a valid signature over garbage, i.e. never from make_token.
         raise InvalidUnsubscribeToken("unsubscribe token payload is unreadable") from err
@@ -258,18 +261,3 @@ def _payload(payload: str, fields: int) -> list[str | int]:
     ):
         raise InvalidUnsubscribeToken("unsubscribe token payload is unreadable")
     return values
-
-
-def _sign(key: bytes, payload: str, context: bytes = _CONTEXT) -> str:
-    # The MAC covers the payload exactly as transmitted, so only the canonical encoding
-    # of a payload verifies (no alternative base64 spellings of the same token).
-    digest = hmac.new(key, context + payload.encode("ascii"), hashlib.sha256).digest()
-    return _b64encode(digest)
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -312,6 +312,9 @@ class Sample(_Strict):
 
     customer: dict[str, Any] = Field(default_factory=dict)
     event: dict[str, Any] = Field(default_factory=dict)
+    # What an awaited event carries (``last_event`` after a wait_for, e.g. an answer's
+    # ``score``); empty: ``last_event`` is the trigger event, as when nothing was awaited.
+    last_event: dict[str, Any] = Field(default_factory=dict)
     # over the sample context of journeys.rendering.templating
     points: dict[str, Any] = Field(default_factory=dict)
     tier: str | None = "gold"

@@ -1,6 +1,7 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
 loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM) and the
-scenario's constants, ``vars``.
+scenario's constants, ``vars``. Messages also get ``survey_url(score)``, the signed answer
+link, from the deliver activity (a sample one here).
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -9,11 +10,14 @@ Event properties likewise sit at the top of ``event`` (``event.cart_total``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from journeys.model.events import Event
 from journeys.model.scenario import Scenario
+from journeys.model.surveys import score_problem, survey_name_problem
 from journeys.rendering.templating import SAMPLE_CUSTOMER, SAMPLE_POINTS, sample_now
 
 # A customer with no wallet yet: every field present, so ``points.balance`` is 0 in a
@@ -64,7 +68,8 @@ def build_context(
 
 
 def sample_context(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's sample (or defaults) shaped like a real journey's context."""
+    """The scenario's sample (or defaults) shaped like a real journey's context, with a
+    ``survey_url`` that checks its arguments as the real one does but signs nothing."""
     customer = {**SAMPLE_CUSTOMER, **scenario.sample.customer}
     event = Event(
         id="sample-event",
@@ -73,9 +78,38 @@ def sample_context(scenario: Scenario) -> dict[str, Any]:
         properties=dict(scenario.sample.event),
     )
     sample = scenario.sample
+    last_event = None
+    if sample.last_event:
+        last_event = Event(
+            id="sample-last-event",
+            name="sample.last_event",
+            customer_id=str(customer["id"]),
+            properties=dict(sample.last_event),
+        )
     loyalty = {
         "points": {**SAMPLE_POINTS, **sample.points},
         "tier": sample.tier,
         "segment": sample.segment,
     }
-    return build_context(customer, event, sample_now(), loyalty=loyalty, constants=scenario.vars)
+    context = build_context(
+        customer, event, sample_now(), last_event, loyalty=loyalty, constants=scenario.vars
+    )
+    context["survey_url"] = sample_survey_url(scenario.id)
+    return context
+
+
+SAMPLE_SURVEY_BASE = "https://journeys.example.com/s/"
+
+
+def sample_survey_url(default_survey: str) -> Callable[..., str]:
+    """``survey_url(score, survey=None)`` for validate and preview: the real one
+    (``journeys.delivery.surveys``) needs the secret key, which a marketer's laptop lacks;
+    this one refuses the same arguments, so ``survey_url(11)`` fails validation."""
+
+    def make(score: int, survey: str | None = None) -> str:
+        name = default_survey if survey is None else survey
+        if problem := survey_name_problem(name) or score_problem(score):
+            raise ValueError(f"survey_url: {problem}")
+        return f"{SAMPLE_SURVEY_BASE}sample-{quote(name, safe='')}-{score}"
+
+    return make
