@@ -29,7 +29,7 @@ from journeys.rendering.templating import Templates
 from journeys.store import Store
 from journeys.temporal.embedded import start_time_skipping
 from journeys.temporal.routing import Router
-from tests.api_server import ingest_api
+from tests.api_server import UNSUBSCRIBE, ingest_api
 from tests.databases import POSTGRES_URL, postgres_schema
 from tests.deliveries import TEMPLATES
 from worker import build_worker
@@ -69,7 +69,10 @@ async def worker(
 ) -> AsyncIterator[None]:
     # No quiet hours or cap here: virtual time starts at the real time of day, and a test
     # must not pass at noon and fail at night. Governance has its own tests.
-    async with build_worker(temporal.client, settings, store=store, governance=Governance.off()):
+    # Survey answer links signed with the key the test API verifies (tests.api_server).
+    async with build_worker(
+        temporal.client, settings, store=store, governance=Governance.off(), links=UNSUBSCRIBE
+    ):
         yield
 
 
