@@ -44,6 +44,7 @@ from activities.delivery_plan import (
 from activities.heartbeat import keep_alive
 from activities.ledger import result_from_ledger
 from journeys.delivery.governance import Governance
+from journeys.loyalty.counters import CounterRule
 from journeys.model.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
 from journeys.process.metrics import DELIVERIES
 from journeys.rendering.context import build_context
@@ -64,12 +65,13 @@ class DeliveryActivities:
         templates: Templates,
         adapters: Mapping[str, ChannelAdapter],
         governance: Governance | None = None,
+        counters: Mapping[str, CounterRule] | None = None,
     ) -> None:
         self.store = store
         self.templates = templates
         self.adapters = dict(adapters)
         self.planner = DeliveryPlanner(
-            store, templates, self.adapters, governance or Governance.off()
+            store, templates, self.adapters, governance or Governance.off(), counters
         )
 
     @activity.defn(name=DELIVER)
@@ -161,7 +163,7 @@ class DeliveryActivities:
         ctx = request.context
         customer = plan.customer
         context = build_context(
-            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars
+            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars, plan.counters
         )
         return self.templates.render(request.template, channel, customer.get("locale"), context)
 
