@@ -14,7 +14,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from journeys.model.limits import PositiveDuration
+from journeys.model.durations import Duration
+from journeys.model.limits import longer_than_zero, within_max_wait
 
 # A counter is read as ``counters.<name>`` in Jinja: a plain lower-case identifier.
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -42,6 +43,8 @@ def _event_name(value: str) -> str:
 
 
 CounterName = Annotated[str, AfterValidator(_counter_name)]
+# Above zero and at most ten years, said as loyalty.yaml's other windows say it.
+Window = Annotated[Duration, longer_than_zero(say_value=False), AfterValidator(within_max_wait)]
 
 
 class CounterRule(BaseModel):
@@ -51,7 +54,7 @@ class CounterRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event: Annotated[str, AfterValidator(_event_name)]
-    window: PositiveDuration | None = None  # above 0, at most ten years
+    window: Window | None = None
 
 
 def counted_by(rules: Mapping[str, CounterRule], event_name: str) -> list[str]:
