@@ -21,7 +21,8 @@ class Event(BaseModel):
     customer_id: str
     properties: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime | None = None
-    counters: dict[str, int] = Field(default_factory=dict)
+    # Left out of the JSON when empty: an event no counter counts weighs what it always did.
+    counters: dict[str, int] = Field(default_factory=dict, exclude_if=lambda counts: not counts)
 
 
 def encoded_size(event: Event) -> int:

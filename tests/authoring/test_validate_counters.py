@@ -5,14 +5,20 @@ each as file:line; the CLI end to end."""
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
 from journeys.authoring.validate import validate_paths
 from journeys.authoring.validate_program import load_program
-from tests.authoring.test_validate import write
 
 TEN_YEARS = "must be at most 3653d (10 years)"
+
+
+def write(files: dict[str, str]) -> None:
+    for name, text in files.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(dedent(text), encoding="utf-8")
 
 
 @pytest.fixture
