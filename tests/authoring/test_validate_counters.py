@@ -8,9 +8,13 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from typer.testing import CliRunner
 
+from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.validate import validate_paths
 from journeys.authoring.validate_program import load_program
+from journeys.cli.main import app
+from journeys.files.problems import ScenarioError
 
 TEN_YEARS = "must be at most 3653d (10 years)"
 
@@ -122,3 +126,28 @@ def test_the_shipped_program_and_scenarios_validate() -> None:
         [repo / "scenarios"], repo / "templates", list(program.counters)
     )
     assert problems == [] and "purchase-challenge" in {s.id for s in scenarios}
+
+
+def test_the_cli_and_the_registry_check_counters_against_loyalty_yaml(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        {
+            "loyalty.yaml": "counters:\n  visits: {event: store.visit}\n",
+            "scenarios/tenth.yaml": SCENARIO,
+            "templates/msg/visits.sms.j2": "{% block text %}Visit {{ counters.visits }}"
+            "{% endblock %}",
+        }
+    )
+    monkeypatch.setenv("JOURNEYS_SCENARIOS_DIR", "scenarios")
+    monkeypatch.setenv("JOURNEYS_TEMPLATES_DIR", "templates")
+    monkeypatch.setenv("JOURNEYS_LOYALTY_FILE", "loyalty.yaml")
+
+    result = CliRunner().invoke(app, ["validate"])
+
+    assert result.exit_code == 1
+    assert "scenarios/tenth.yaml:5: entry.if" in result.output and "'visit'" in result.output
+    with pytest.raises(ScenarioError, match="no attribute 'visit'"):
+        ScenarioRegistry.load(Path("scenarios"), Path("templates"), ["visits"])
+    Path("scenarios/tenth.yaml").write_text(SCENARIO.replace("counters.visit ", "counters.visits "))
+    assert CliRunner().invoke(app, ["validate"]).exit_code == 0
