@@ -186,10 +186,14 @@ class JourneyContextActivities:
             done = await asyncio.to_thread(self.store.customers.applied_update, key)
             if done is not None:
                 return done
-        context = await self._context(request.context)
+        expressions = {name: unwrap_expression(value) for name, value in request.values.items()}
+        sources = [source for source in expressions.values() if source is not None]
+        # Only what the expressions name is read (none: nothing): badges and counters cost
+        # queries that an update of plain values must not pay on every journey.
+        context = await self._context(request.context, *sources) if sources else {}
         values: dict[str, Any] = {}
         for name, value in request.values.items():
-            expression = unwrap_expression(value)
+            expression = expressions[name]
             values[name] = value if expression is None else self._evaluate(expression, context)
         # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
         try:
@@ -219,7 +223,7 @@ class JourneyContextActivities:
         points: Any = request.points
         expression = unwrap_expression(points) if isinstance(points, str) else None
         if expression is not None:
-            points = self._evaluate(expression, await self._context(request.context))
+            points = self._evaluate(expression, await self._context(request.context, expression))
         if isinstance(points, float) and points.is_integer():
             points = int(points)
         if not isinstance(points, int) or isinstance(points, bool) or points == 0:
