@@ -98,12 +98,14 @@ def build_worker(
     )
     store = store or Store(settings.store_url)
     store.create_schema()
-    registry = registry or ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     program = program or LoyaltyProgram.load(settings.loyalty_file)
+    registry = registry or ScenarioRegistry.load(
+        settings.scenarios_dir, settings.templates_dir, list(program.counters)
+    )
     mismatches = check_audiences(list(registry.scenarios.values()), program)
     if mismatches:
         raise ScenarioError(mismatches)
-    router = Router(client, registry, settings.task_queue, loyalty=program)
+    router = Router(client, registry, settings.task_queue, loyalty=program, store=store)
     templates = Templates(settings.templates_dir)
     governance = governance or Governance.from_settings()
     plugins: list[SimplePlugin] = []
@@ -149,8 +151,10 @@ async def run_worker(settings: Settings) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
         log.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
-    registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     program = LoyaltyProgram.load(settings.loyalty_file)
+    registry = ScenarioRegistry.load(
+        settings.scenarios_dir, settings.templates_dir, list(program.counters)
+    )
     worker = build_worker(client, settings, registry=registry, program=program)
     await sync_schedules(client, registry, settings.task_queue)
     log.info(
@@ -165,12 +169,13 @@ async def run_worker(settings: Settings) -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     # The worker routes what the store holds unrouted too (derived events, or events an API
     # process stored and could not route): with no API process running, nothing is stuck.
-    router = Router(client, registry, settings.task_queue, loyalty=program)
+    relay_store = Store(settings.store_url)
+    router = Router(client, registry, settings.task_queue, loyalty=program, store=relay_store)
 
     async def same_router() -> Router:
         return router
 
-    relay = Relay(Store(settings.store_url), same_router)
+    relay = Relay(relay_store, same_router)
     async with worker, relaying(relay):  # leaving drains in-flight activities, then stops
         await stop.wait()
         log.info("stopping: finishing in-flight work")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from activities.badges import BadgeActivities
 from activities.channels import ChannelAdapter, default_adapters
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
@@ -33,9 +34,15 @@ def build_activities(
     """The bound activity methods; channels default to the outbox for email, sms and push.
     ``links`` signs survey answer links (default: from the environment, when first needed)."""
     delivery = DeliveryActivities(
-        store, templates, adapters or default_adapters(store), governance, links
+        store,
+        templates,
+        adapters or default_adapters(store),
+        governance,
+        links,
+        program.counters if program is not None else None,
     )
     context = JourneyContextActivities(store, expressions, program)
+    badges = BadgeActivities(store)
     return [
         delivery.deliver,
         context.evaluate_condition,
@@ -45,4 +52,5 @@ def build_activities(
         context.record_fact,
         context.record_facts,
         context.record_entry,
+        badges.award_badge,
     ]

@@ -46,6 +46,7 @@ from activities.ledger import result_from_ledger
 from journeys.delivery.governance import Governance
 from journeys.delivery.surveys import link_maker
 from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.loyalty.counters import CounterRule
 from journeys.model.contracts import DELIVER, ChannelDecision, DeliverRequest, DeliverResult
 from journeys.process.metrics import DELIVERIES
 from journeys.rendering.context import build_context
@@ -67,13 +68,14 @@ class DeliveryActivities:
         adapters: Mapping[str, ChannelAdapter],
         governance: Governance | None = None,
         links: UnsubscribeSettings | None = None,
+        counters: Mapping[str, CounterRule] | None = None,
     ) -> None:
         self.store = store
         self.links = links  # signs survey answer links (journeys.delivery.surveys)
         self.templates = templates
         self.adapters = dict(adapters)
         self.planner = DeliveryPlanner(
-            store, templates, self.adapters, governance or Governance.off()
+            store, templates, self.adapters, governance or Governance.off(), counters
         )
 
     @activity.defn(name=DELIVER)
@@ -165,7 +167,7 @@ class DeliveryActivities:
         ctx = request.context
         customer = plan.customer
         context = build_context(
-            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars
+            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars, plan.counters
         )
         # Signed answer links, one invitation per journey entry (an entry from before
         # entry ids were sent: its delivery key, unique per send); issued at the journey's

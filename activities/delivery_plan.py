@@ -20,8 +20,10 @@ from typing import Any, NoReturn
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.counter_reads import counters_seen, with_badges
 from activities.ledger import decision, is_reserved, reserved_recipient, result_from_ledger
 from journeys.delivery.governance import Governance
+from journeys.loyalty.counters import CounterRule
 from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
 from journeys.rendering.templating import LOYALTY_NAMES, Templates
@@ -78,15 +80,23 @@ class Plan:
     result: DeliverResult | None = None
     position: int = -1
     recipient: str = ""
+    counters: dict[str, int] | None = None  # as ``activities.counter_reads`` read them
 
 
 class DeliveryPlanner:
     """Synchronous: every method runs in a worker thread (it blocks on the store)."""
 
     def __init__(
-        self, store: Store, templates: Templates, channels: Collection[str], governance: Governance
+        self,
+        store: Store,
+        templates: Templates,
+        channels: Collection[str],
+        governance: Governance,
+        counters: Mapping[str, CounterRule] | None = None,
     ) -> None:
+        """``counters``: ``loyalty.yaml``'s, for templates that read ``counters``."""
         self.store = store
+        self.counters = dict(counters or {})
         self.templates = templates
         self.channels = frozenset(channels)  # those with an adapter
         self.quiet_hours = governance.quiet_hours
@@ -106,12 +116,15 @@ class DeliveryPlanner:
             return Plan(decisions=[], result=result_from_ledger(request, rows))
         customer = customer_context(row) if row is not None else blank_customer(customer_id)
         loyalty: dict[str, Any] = {}
-        if self.templates.variables(request.template, request.channels) & LOYALTY_NAMES:
+        used = self.templates.variables(request.template, request.channels)
+        if used & LOYALTY_NAMES:
             loyalty = self.store.loyalty.snapshot(customer_id, request.context.now)
+        customer = with_badges(self.store, customer, used)
+        counters = counters_seen(self.store, self.counters, request.context, used)
         ledger = {r.channel: r for r in rows}
         start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
         settled = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]
-        plan = Plan(settled, customer, loyalty, suppressed, ledger)
+        plan = Plan(settled, customer, loyalty, suppressed, ledger, counters=counters)
         return self._walk(request, plan, start)
 
     def after_refusal(self, request: DeliverRequest, plan: Plan, reason: str) -> Plan:

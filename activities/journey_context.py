@@ -20,6 +20,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.counter_reads import counters_seen, with_badges
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.model.contracts import (
     CHANGE_POINTS,
@@ -75,19 +76,31 @@ class JourneyContextActivities:
         self.program = program or LoyaltyProgram()
 
     async def _context(self, journey: JourneyContext, *sources: str) -> dict[str, Any]:
-        """The customer, and their loyalty snapshot when one of ``sources`` (expressions)
-        uses it (no source given: always), as they are now, in one thread hop."""
-        needs = not sources or any(
-            self.expressions.variables(source) & LOYALTY_NAMES for source in sources
+        """The customer, and their loyalty snapshot, badges and counters when one of
+        ``sources`` (expressions) uses them (no source given: always), as they are now, in
+        one thread hop."""
+        used = (
+            frozenset().union(*(self.expressions.variables(source) for source in sources))
+            if sources
+            else None
         )
-        return await asyncio.to_thread(self._read_context, journey, needs)
+        return await asyncio.to_thread(self._read_context, journey, used)
 
-    def _read_context(self, journey: JourneyContext, loyalty_needed: bool) -> dict[str, Any]:
+    def _read_context(self, journey: JourneyContext, used: frozenset[str] | None) -> dict[str, Any]:
         customer_id = journey.customer_id
         customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
+        customer = with_badges(self.store, customer, used)
+        loyalty_needed = used is None or bool(used & LOYALTY_NAMES)
         loyalty = self.store.loyalty.snapshot(customer_id, journey.now) if loyalty_needed else {}
+        counters = counters_seen(self.store, self.program.counters, journey, used)
         return build_context(
-            customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
+            customer,
+            journey.event,
+            journey.now,
+            journey.last_event,
+            loyalty,
+            journey.vars,
+            counters,
         )
 
     def _evaluate(self, source: str, context: dict[str, Any]) -> Any:
@@ -173,10 +186,14 @@ class JourneyContextActivities:
             done = await asyncio.to_thread(self.store.customers.applied_update, key)
             if done is not None:
                 return done
-        context = await self._context(request.context)
+        expressions = {name: unwrap_expression(value) for name, value in request.values.items()}
+        sources = [source for source in expressions.values() if source is not None]
+        # Only what the expressions name is read (none: nothing): badges and counters cost
+        # queries that an update of plain values must not pay on every journey.
+        context = await self._context(request.context, *sources) if sources else {}
         values: dict[str, Any] = {}
         for name, value in request.values.items():
-            expression = unwrap_expression(value)
+            expression = expressions[name]
             values[name] = value if expression is None else self._evaluate(expression, context)
         # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
         try:
@@ -206,7 +223,7 @@ class JourneyContextActivities:
         points: Any = request.points
         expression = unwrap_expression(points) if isinstance(points, str) else None
         if expression is not None:
-            points = self._evaluate(expression, await self._context(request.context))
+            points = self._evaluate(expression, await self._context(request.context, expression))
         if isinstance(points, float) and points.is_integer():
             points = int(points)
         if not isinstance(points, int) or isinstance(points, bool) or points == 0:

@@ -90,7 +90,7 @@ def journeys(
     store: Store,
 ) -> JourneyDriver:
     program = LoyaltyProgram.load(settings.loyalty_file)
-    router = Router(temporal.client, registry, settings.task_queue, loyalty=program)
+    router = Router(temporal.client, registry, settings.task_queue, loyalty=program, store=store)
     return JourneyDriver(temporal, router, store)
 
 

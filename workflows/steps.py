@@ -20,6 +20,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from journeys.model import contracts as c
+    from journeys.model.counter_contracts import AWARD_BADGE, BadgeRequest
     from journeys.model.durations import format_duration
     from journeys.model.journey_state import MESSAGES_LIMIT, SentMessage
     from journeys.model.limits import wait_problem
@@ -216,6 +217,10 @@ async def run_update(journey: StepJourney, op: Op) -> int | None:
             points=step.points, reason=step.reason or step.id, context=journey.context(), key=key
         )
         outcome = await call_local(journey, f"step '{step.id}'", c.CHANGE_POINTS, points, str)
+        journey.note(step.id, outcome)
+    if step.badge is not None:  # a field added with counters: older steps never get here
+        badge = BadgeRequest(badge=step.badge, context=journey.context(), key=key)
+        outcome = await call_local(journey, f"step '{step.id}'", AWARD_BADGE, badge, str)
         journey.note(step.id, outcome)
     return journey.progress.pc + 1
 

@@ -100,7 +100,9 @@ PROFILE_SCHEMA: dict[str, Any] = {
 
 
 class CustomerOut(BaseModel):
-    customer: dict[str, Any] = Field(description="The profile, as templates see `customer`")
+    customer: dict[str, Any] = Field(
+        description="The profile, as templates see `customer` (with `badges`, a list of names)"
+    )
     points: dict[str, Any]
     tier: str | None
     segment: str | None
@@ -173,6 +175,7 @@ async def _read(state: ApiState, customer_id: str) -> CustomerOut:
         customer = state.store.customers.get(customer_id)
         if customer is None:
             return None
+        customer["badges"] = state.store.badges.of(customer_id)  # as templates see them
         return CustomerOut(customer=customer, **state.store.loyalty.snapshot(customer_id, utcnow()))
 
     found = await asyncio.to_thread(load)

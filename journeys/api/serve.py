@@ -102,7 +102,8 @@ async def serving_api(
     store = store or Store(settings.store_url)
     await asyncio.to_thread(store.create_schema)
     registry = load_registry(settings)
-    link = TemporalLink(settings, registry, LoyaltyProgram.load(settings.loyalty_file), client)
+    program = LoyaltyProgram.load(settings.loyalty_file)
+    link = TemporalLink(settings, registry, program, client, store=store)
     relay = Relay(store, link.router)
     app = create_app(settings, store, registry=registry, temporal=link, relay=relay)
     async with serving(app, settings.api_host, settings.api_port) as served, relaying(relay):

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
+from journeys.store import Store
 from journeys.temporal.connect import client_for
 from journeys.temporal.journey_list import customer_journeys
 from journeys.temporal.routing import Router
@@ -27,10 +28,13 @@ class TemporalLink:
         registry: ScenarioRegistry,
         program: LoyaltyProgram,
         client: Client | None = None,
+        store: Store | None = None,
     ) -> None:
+        """``store``: where the router counts events (``loyalty.yaml`` counters)."""
         self.settings = settings
         self.registry = registry
         self.program = program
+        self.store = store
         self._client = client
         self._lock = asyncio.Lock()
 
@@ -42,7 +46,11 @@ class TemporalLink:
 
     async def router(self) -> Router:
         return Router(
-            await self.client(), self.registry, self.settings.task_queue, loyalty=self.program
+            await self.client(),
+            self.registry,
+            self.settings.task_queue,
+            loyalty=self.program,
+            store=self.store,
         )
 
     async def journeys(self, customer_id: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 
 from journeys.authoring.scenario_file import limit_problems
@@ -27,15 +28,18 @@ class ScenarioRegistry:
                 self._listeners[name].append(scenario)
 
     @classmethod
-    def load(cls, folder: Path, templates_dir: Path) -> ScenarioRegistry:
-        """Loads and fully validates every scenario file (templates included).
+    def load(
+        cls, folder: Path, templates_dir: Path, counters: Collection[str] | None = None
+    ) -> ScenarioRegistry:
+        """Loads and fully validates every scenario file (templates included); with
+        ``counters`` (``loyalty.yaml``'s names), a counter read that is not one is a problem.
 
         Raises ScenarioError listing every problem in every file: a set with any broken
         scenario is refused whole, so a typo never routes events to half a journey.
         """
         if not folder.is_dir():
             raise ScenarioError([Problem(str(folder), 0, "the scenario folder does not exist")])
-        scenarios, problems = validate_paths([folder], templates_dir)
+        scenarios, problems = validate_paths([folder], templates_dir, counters)
         if problems:
             raise ScenarioError(problems)
         return cls(scenarios)

@@ -10,7 +10,7 @@ problem is reported (not just the first) as ``file:line: plain sentence``.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,11 +55,14 @@ def scenario_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def validate_paths(paths: list[Path], templates_dir: Path) -> tuple[list[Scenario], list[Problem]]:
+def validate_paths(
+    paths: list[Path], templates_dir: Path, counters: Collection[str] | None = None
+) -> tuple[list[Scenario], list[Problem]]:
     """Every scenario that parsed, and every problem found in the files and their templates.
 
     Callers treat any problem as a failure; the scenarios are returned anyway so that a
-    tool can still show what it understood.
+    tool can still show what it understood. ``counters``: the names ``loyalty.yaml``
+    declares, so that ``counters.<other>`` is a problem (None: not known, any name passes).
     """
     templates = Templates(templates_dir)
     scenarios: list[Scenario] = []
@@ -82,12 +85,15 @@ def validate_paths(paths: list[Path], templates_dir: Path) -> tuple[list[Scenari
             )
         first_file.setdefault(scenario.id, str(path))
         scenarios.append(scenario)
-        problems += validate_scenario(scenario, templates, raw)
+        problems += validate_scenario(scenario, templates, raw, counters)
     return scenarios, sorted(set(problems))
 
 
 def validate_scenario(
-    scenario: Scenario, templates: Templates | Path, raw: LineDict | None = None
+    scenario: Scenario,
+    templates: Templates | Path,
+    raw: LineDict | None = None,
+    counters: Collection[str] | None = None,
 ) -> list[Problem]:
     """Every problem of one parsed scenario: steps, expressions and templates.
 
@@ -98,18 +104,24 @@ def validate_scenario(
         templates = Templates(templates)
     if raw is None:
         raw = _read_tree(scenario.source)
-    return _Checker(scenario, templates, raw).run()
+    return _Checker(scenario, templates, raw, counters).run()
 
 
 class _Checker:
     """One scenario's checks, sharing its sample context and the problems found so far."""
 
-    def __init__(self, scenario: Scenario, templates: Templates, raw: LineDict) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        templates: Templates,
+        raw: LineDict,
+        counters: Collection[str] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.templates = templates
         self.raw = raw
         self.file = scenario.source or f"scenario '{scenario.id}'"
-        self.context = sample_context(scenario)
+        self.context = sample_context(scenario, counters)
         self.expressions = Expressions()
         self.problems: list[Problem] = []
 

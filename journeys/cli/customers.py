@@ -18,8 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from journeys.cli.common import fail, open_store
+from journeys.cli.common import command_settings, fail, open_store
 from journeys.cli.tables import console
+from journeys.files.problems import ScenarioError
+from journeys.loyalty.counters import CounterRule
 from journeys.model.channels import CHANNELS
 from journeys.model.profile import PROFILE_FIELDS
 from journeys.process.clock import utcnow
@@ -103,8 +105,16 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
     """One customer: profile, consent and who last changed it, attributes, loyalty, deliveries."""
-    store = open_store()
-    report = customer_report(store, customer_id)
+    from journeys.loyalty.program import LoyaltyProgram
+
+    settings = command_settings()
+    store = open_store(settings)
+    try:
+        counters = LoyaltyProgram.load(settings.loyalty_file).counters
+    except ScenarioError as err:  # the rest of the report is still worth showing
+        console.print(f"[yellow]counters not shown: loyalty.yaml has problems[/]\n{err}")
+        counters = {}
+    report = customer_report(store, customer_id, counters)
     if report is None:
         raise fail(f"no customer '{customer_id}'")
     if as_json:
@@ -113,8 +123,11 @@ def show(
     _print_report(report)
 
 
-def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
-    """Everything ``show`` prints, as plain data (the ``--json`` output)."""
+def customer_report(
+    store: Store, customer_id: str, counters: Mapping[str, CounterRule] | None = None
+) -> dict[str, Any] | None:
+    """Everything ``show`` prints, as plain data (the ``--json`` output); ``counters``:
+    ``loyalty.yaml``'s, shown as of now."""
     row = store.customers.row(customer_id)
     if row is None:
         return None
@@ -145,6 +158,9 @@ def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
     if hasattr(store, "loyalty"):
         report["tier"] = _plain(store.loyalty.tier_of(customer_id))
         report["segment"] = _plain(store.loyalty.segment_of(customer_id))
+    if hasattr(store, "badges"):
+        report["badges"] = store.badges.of(customer_id)
+        report["counters"] = store.counters.current(customer_id, counters or {}, utcnow())
     deliveries = store.ledger.for_customer(customer_id)[-DELIVERIES_SHOWN:]
     report["deliveries"] = [
         {
@@ -192,7 +208,9 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     console.print(consent)
     _print_pairs("attributes", report["attributes"])
-    for section in ("points", "tier", "segment"):
+    if "badges" in report:
+        console.print(f"[bold]badges:[/] {escape(', '.join(report['badges']) or 'none')}")
+    for section in ("points", "tier", "segment", "counters"):
         if section in report:
             value = report[section]
             if isinstance(value, Mapping):

@@ -32,7 +32,7 @@ async def run_demo(client: Client, settings: Settings) -> None:
     registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir)
     store = Store(settings.store_url)
     program = LoyaltyProgram.load(settings.loyalty_file)
-    router = Router(skipper.client, registry, settings.task_queue, loyalty=program)
+    router = Router(skipper.client, registry, settings.task_queue, loyalty=program, store=store)
     driver = JourneyDriver(skipper, router, store)
     run = uuid.uuid4().hex[:4]
     started = datetime.now().astimezone()

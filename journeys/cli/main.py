@@ -161,8 +161,11 @@ def validate(
     from journeys.authoring.validate_program import check_audiences, load_program
 
     settings = _settings()
-    scenarios, problems = validate_paths(paths or [settings.scenarios_dir], settings.templates_dir)
     program, program_problems = load_program(settings.loyalty_file)
+    counters = list(program.counters) if program is not None else None
+    scenarios, problems = validate_paths(
+        paths or [settings.scenarios_dir], settings.templates_dir, counters
+    )
     problems = sorted(problems + program_problems)
     if program is not None:
         problems += check_audiences(scenarios, program)
@@ -217,18 +220,23 @@ def send_event(
 
     async def main() -> None:
         client = await client_for(settings)
+        store = _store(settings)
         router = Router(
             client,
             ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir),
             settings.task_queue,
             loyalty=LoyaltyProgram.load(settings.loyalty_file),
+            store=store,
         )
-        result = await ingest(_store(settings), router, event, max_bytes=settings.max_event_bytes)
+        result = await ingest(store, router, event, max_bytes=settings.max_event_bytes)
         console.print(f"event {event.id} ({name}) for {customer}")
         console.print(f"  started or signalled: {', '.join(result.started_or_signalled) or '-'}")
         console.print(f"  signalled (listening): {', '.join(result.signalled) or '-'}")
         if result.not_running:
             console.print(f"  not running (ignored): {', '.join(result.not_running)}")
+        if result.counters:
+            counts = ", ".join(f"{name}={value}" for name, value in result.counters.items())
+            console.print(f"  counters: {counts}")
         if result.loyalty:
             console.print("  loyalty program: purchase (points, tier)")
 

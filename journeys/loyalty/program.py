@@ -25,6 +25,7 @@ from pydantic import (
 
 from journeys.files.problems import Problem, ScenarioError
 from journeys.files.yaml_lines import LineDict, LineList, YamlSyntaxError, load_yaml_file
+from journeys.loyalty.counters import CounterName, CounterRule
 from journeys.model.durations import Duration, format_duration
 from journeys.model.limits import AUTHORING, longer_than_zero, within_max_wait
 from journeys.model.local_time import local_moment
@@ -133,6 +134,8 @@ class LoyaltyProgram(_Strict):
         ]
     )
     rfm: RfmRules = RfmRules()
+    # Durable per-customer counts of events (``journeys.loyalty.counters``).
+    counters: dict[CounterName, CounterRule] = Field(default_factory=dict)
 
     def points_for(self, amount: float) -> int:
         """Whole points for a purchase amount, rounded down (no half points)."""

@@ -9,13 +9,20 @@ from pydantic import BaseModel, Field
 
 
 class Event(BaseModel):
-    """One thing a customer did. ``id`` makes delivery idempotent end to end."""
+    """One thing a customer did. ``id`` makes delivery idempotent end to end.
+
+    ``counters`` is filled by the router, never by an app (the API's body has no such
+    field): this customer's ``loyalty.yaml`` counters as of this event, this event
+    included, for the events that count toward one (``journeys.store.counters``).
+    """
 
     id: str
     name: str
     customer_id: str
     properties: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime | None = None
+    # Left out of the JSON when empty: an event no counter counts weighs what it always did.
+    counters: dict[str, int] = Field(default_factory=dict, exclude_if=lambda counts: not counts)
 
 
 def encoded_size(event: Event) -> int:

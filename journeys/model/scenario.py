@@ -173,17 +173,31 @@ class SendStep(Step):
 
 class UpdateStep(Step):
     """Sets profile fields or attributes, and/or awards (``points: 200``) or deducts
-    (``points: -50``) points in the wallet; ``points`` may be a ``"{{ expression }}"``."""
+    (``points: -50``) points in the wallet; ``points`` may be a ``"{{ expression }}"``;
+    and/or awards a named ``badge``, once per customer."""
 
     kind: Literal["update"] = "update"
     set: dict[str, Any] = Field(default_factory=dict)
     points: int | str | None = None
     reason: str = ""
+    badge: str | None = None  # a field added after v1: older steps never carry one
+
+    @field_validator("badge")
+    @classmethod
+    def _badge_name(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) <= 64 and _SLUG.match(value)):
+            raise ValueError(
+                f"badge '{value}' must be 1-64 lower-case letters, digits and . _ -, "
+                "starting with a letter or digit"
+            )
+        return value
 
     @model_validator(mode="after")
     def _something(self, info: ValidationInfo) -> UpdateStep:
-        if not self.set and self.points is None:
-            raise ValueError("an update needs 'set' (values) or 'points' (+award / -deduct)")
+        if not self.set and self.points is None and self.badge is None:
+            raise ValueError(
+                "an update needs 'set' (values), 'points' (+award / -deduct) or 'badge'"
+            )
         if self.points == 0:
             raise ValueError("points: 0 changes nothing: write a positive or negative number")
         problem = points_problem(self.points) if isinstance(self.points, int) else None
@@ -319,6 +333,7 @@ class Sample(_Strict):
     points: dict[str, Any] = Field(default_factory=dict)
     tier: str | None = "gold"
     segment: str | None = "Loyal"
+    counters: dict[str, int] = Field(default_factory=dict)  # loyalty.yaml counters' values
 
 
 class Scenario(_Strict):

@@ -1,7 +1,8 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
-loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM) and the
-scenario's constants, ``vars``. Messages also get ``survey_url(score)``, the signed answer
-link, from the deliver activity (a sample one here).
+loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM), ``counters``
+(``loyalty.yaml`` counters as of the trigger event) and the scenario's constants, ``vars``.
+Messages also get ``survey_url(score)``, the signed answer link, from the deliver activity
+(a sample one here).
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -10,7 +11,7 @@ Event properties likewise sit at the top of ``event`` (``event.cart_total``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +43,28 @@ def event_context(event: Event | None) -> dict[str, Any]:
     context.setdefault("id", event.id)
     if event.occurred_at is not None:
         context.setdefault("occurred_at", event.occurred_at)
+    context.setdefault("counters", dict(event.counters))
     return context
+
+
+# What a counter reads as in validation and previews, unless the sample says otherwise.
+SAMPLE_COUNT = 3
+
+
+class AnyCounter(dict[str, int]):
+    """Sample counters when the declared ones are not known (a registry loaded without
+    ``loyalty.yaml``): every name reads as a count. ``journeys validate`` and the worker
+    pass the declared names instead, so ``counters.visit`` for ``visits`` is an error."""
+
+    def __missing__(self, name: str) -> int:
+        return SAMPLE_COUNT
+
+
+def sample_counters(written: Mapping[str, int], declared: Collection[str] | None) -> dict[str, int]:
+    """Every declared counter at its sample value (``sample.counters``, else 3)."""
+    if declared is None:
+        return AnyCounter(written)
+    return {name: written.get(name, SAMPLE_COUNT) for name in sorted(declared)}
 
 
 def build_context(
@@ -52,9 +74,14 @@ def build_context(
     last_event: Event | None = None,
     loyalty: dict[str, Any] | None = None,
     constants: dict[str, Any] | None = None,
+    counters: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``loyalty``: ``store.loyalty.snapshot`` (points, tier, segment), read with the customer."""
+    """``loyalty``: ``store.loyalty.snapshot`` (points, tier, segment), read with the customer.
+    ``counters``: what the journey sees as ``counters`` (``store.counters.view``); by
+    default those the trigger event carries."""
     loyalty = loyalty or {}
+    if counters is None:
+        counters = event.counters if event is not None else {}
     return {
         "customer": customer,
         "event": event_context(event),
@@ -63,19 +90,25 @@ def build_context(
         "points": loyalty.get("points") or EMPTY_POINTS,
         "tier": loyalty.get("tier"),
         "segment": loyalty.get("segment"),
+        "counters": counters,
         "vars": constants or {},
     }
 
 
-def sample_context(scenario: Scenario) -> dict[str, Any]:
+def sample_context(scenario: Scenario, counters: Collection[str] | None = None) -> dict[str, Any]:
     """The scenario's sample (or defaults) shaped like a real journey's context, with a
-    ``survey_url`` that checks its arguments as the real one does but signs nothing."""
+    ``survey_url`` that checks its arguments as the real one does but signs nothing.
+
+    ``counters``: the names ``loyalty.yaml`` declares, each at its sample value, so that a
+    misspelt counter fails here; None: any name reads as a count."""
     customer = {**SAMPLE_CUSTOMER, **scenario.sample.customer}
+    counts = sample_counters(scenario.sample.counters, counters)
     event = Event(
         id="sample-event",
         name=scenario.trigger.event,
         customer_id=str(customer["id"]),
         properties=dict(scenario.sample.event),
+        counters=counts,
     )
     sample = scenario.sample
     last_event = None
@@ -92,8 +125,17 @@ def sample_context(scenario: Scenario) -> dict[str, Any]:
         "segment": sample.segment,
     }
     context = build_context(
-        customer, event, sample_now(), last_event, loyalty=loyalty, constants=scenario.vars
+        customer,
+        event,
+        sample_now(),
+        last_event,
+        loyalty=loyalty,
+        constants=scenario.vars,
+        counters=counts,
     )
+    context["event"]["counters"] = counts
+    if last_event is None:
+        context["last_event"]["counters"] = counts
     context["survey_url"] = sample_survey_url(scenario.id)
     return context
 

@@ -25,6 +25,7 @@ from journeys.model.channels import CHANNELS, SPECS
 from journeys.rendering.limits import MAX_TEXT, BoundedSandbox, RenderLimitError, checked, limited
 from journeys.rendering.locale_format import local_date, money, number
 from journeys.rendering.safe_urls import safe_links
+from journeys.rendering.store_reads import attribute_reads
 from journeys.rendering.template_source import NestingLimit, TemplateFiles
 
 
@@ -114,13 +115,15 @@ class Expressions:
         return compiled
 
     def variables(self, source: str) -> frozenset[str]:
-        """Top-level names the expression uses (``points.balance > 0`` → ``points``)."""
+        """Top-level names the expression uses (``points.balance > 0`` → ``points``), and
+        ``"customer.badges"`` when it reads that (``journeys.rendering.store_reads``)."""
         if source not in self._variables:
             try:
                 parsed = self._env.parse(f"{{{{ {source} }}}}")
             except Exception:  # compile() reports it with a proper message
                 return frozenset()
-            self._variables[source] = frozenset(meta.find_undeclared_variables(parsed))
+            names = meta.find_undeclared_variables(parsed) | attribute_reads(parsed)
+            self._variables[source] = frozenset(names)
         return self._variables[source]
 
     def evaluate(self, source: str, context: dict[str, Any]) -> Any:
@@ -208,7 +211,8 @@ class Templates:
                 for variant in self._variants(name, channel):
                     suffix = f".{variant}" if variant else ""
                     for current in self.chain(f"{name}.{channel}{suffix}.j2"):
-                        used |= meta.find_undeclared_variables(self._parsed(current))
+                        parsed = self._parsed(current)
+                        used |= meta.find_undeclared_variables(parsed) | attribute_reads(parsed)
             self._variables[key] = frozenset(used)
         return self._variables[key]
 
@@ -322,6 +326,7 @@ SAMPLE_CUSTOMER: dict[str, Any] = {
     "first_name": "Alex",
     "last_name": "Martin",
     "consent": dict.fromkeys(CHANNELS, True),
+    "badges": [],
 }
 
 

@@ -23,6 +23,7 @@ from journeys.model.events import Event
 from journeys.model.journey_state import JourneyInput, journey_id
 from journeys.model.scan_contracts import PurchaseInput
 from journeys.model.scenario import Scenario
+from journeys.store import Store
 from journeys.temporal.connect import CUSTOMER_ID, SCENARIO_ID
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class RouteResult:
     signalled: list[str] = field(default_factory=list)
     not_running: list[str] = field(default_factory=list)
     loyalty: bool = False  # went to the loyalty program as a purchase
+    counters: dict[str, int] = field(default_factory=dict)  # as of this event, when counted
 
 
 class Router:
@@ -84,18 +86,23 @@ class Router:
         task_queue: str,
         *,
         loyalty: LoyaltyProgram | None = None,
+        store: Store | None = None,
         history_limit: int | None = None,
     ) -> None:
-        """``loyalty``: purchases also go to the loyalty program (points, tier).
+        """``loyalty``: purchases also go to the loyalty program (points, tier), and with
+        ``store`` an event that a ``loyalty.yaml`` counter counts is counted first.
         ``history_limit`` forces continue-as-new earlier than the server suggests (tests)."""
         self.client = client
         self.registry = registry
         self.task_queue = task_queue
         self.loyalty = loyalty
+        self.store = store
         self.history_limit = history_limit
 
     async def route(self, event: Event) -> RouteResult:
         result = RouteResult()
+        event = await self.count(event)
+        result.counters = dict(event.counters)
         triggered = self.registry.triggered_by(event.name)
         listening = self.registry.listening_to(event.name)
         calls = [self._signal_with_start(s, event, result) for s in triggered]
@@ -113,6 +120,23 @@ class Router:
             result.not_running,
         )
         return result
+
+    async def count(self, event: Event) -> Event:
+        """The event with this customer's counters as of it, when a counter counts it.
+
+        Counted here, before any journey hears of it, so that every event counts whatever
+        journeys run, in the order the relay routes a customer's events, and a journey
+        started by the 10th visit carries 10. Routing again after a failure counts nothing
+        twice: the store keeps each event id once and returns its stored ordinal. Events
+        no counter counts cost nothing here.
+        """
+        if self.loyalty is None or self.store is None:
+            return event
+        rules = self.loyalty.counters
+        if not any(rule.event == event.name for rule in rules.values()):
+            return event
+        counts = await asyncio.to_thread(self.store.counters.count, event, rules)
+        return event.model_copy(update={"counters": counts})
 
     async def _signal_with_start(
         self, scenario: Scenario, event: Event, result: RouteResult

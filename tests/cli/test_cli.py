@@ -27,8 +27,10 @@ async def test_validate_accepts_the_shipped_scenarios(tmp_path: Path) -> None:
     code, out = await run("validate", env=environment(tmp_path))
 
     assert code == 0, out
-    shipped = "abandoned-cart, birthday, nps-survey, points-expiry, vip-invite"
-    assert f"5 scenario(s) OK: {shipped}" in out
+    shipped = (
+        "abandoned-cart, birthday, nps-survey, points-expiry, purchase-challenge, vip-invite"
+    )
+    assert f"6 scenario(s) OK: {shipped}" in out
 
 
 async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: Path) -> None:
