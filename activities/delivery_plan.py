@@ -24,7 +24,7 @@ from activities.ledger import decision, is_reserved, reserved_recipient, result_
 from journeys.delivery.governance import Governance
 from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.rendering.templating import LOYALTY_NAMES, Templates
+from journeys.rendering.templating import LOYALTY_NAMES, REFERRAL_NAME, Templates
 from journeys.store import Store
 from journeys.store.tables import RESERVED, SENT, Delivery, blank_customer, customer_context
 
@@ -106,8 +106,11 @@ class DeliveryPlanner:
             return Plan(decisions=[], result=result_from_ledger(request, rows))
         customer = customer_context(row) if row is not None else blank_customer(customer_id)
         loyalty: dict[str, Any] = {}
-        if self.templates.variables(request.template, request.channels) & LOYALTY_NAMES:
-            loyalty = self.store.loyalty.snapshot(customer_id, request.context.now)
+        names = self.templates.variables(request.template, request.channels) & LOYALTY_NAMES
+        if names:
+            loyalty = self.store.loyalty.snapshot(
+                customer_id, request.context.now, referral=REFERRAL_NAME in names
+            )
         ledger = {r.channel: r for r in rows}
         start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
         settled = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]

@@ -51,6 +51,7 @@ from journeys.model.local_time import (
 from journeys.rendering.context import build_context
 from journeys.rendering.templating import (
     LOYALTY_NAMES,
+    REFERRAL_NAME,
     ExpressionError,
     Expressions,
     unwrap_expression,
@@ -76,16 +77,23 @@ class JourneyContextActivities:
 
     async def _context(self, journey: JourneyContext, *sources: str) -> dict[str, Any]:
         """The customer, and their loyalty snapshot when one of ``sources`` (expressions)
-        uses it (no source given: always), as they are now, in one thread hop."""
-        needs = not sources or any(
-            self.expressions.variables(source) & LOYALTY_NAMES for source in sources
-        )
-        return await asyncio.to_thread(self._read_context, journey, needs)
+        uses it (no source given: always, less the referral code, which is made on first
+        ask), as they are now, in one thread hop."""
+        if not sources:  # everything, but a referral code only for a source that names it
+            names = LOYALTY_NAMES - {REFERRAL_NAME}
+        else:
+            used = frozenset().union(*(self.expressions.variables(s) for s in sources))
+            names = used & LOYALTY_NAMES
+        return await asyncio.to_thread(self._read_context, journey, names)
 
-    def _read_context(self, journey: JourneyContext, loyalty_needed: bool) -> dict[str, Any]:
+    def _read_context(self, journey: JourneyContext, names: frozenset[str]) -> dict[str, Any]:
         customer_id = journey.customer_id
         customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
-        loyalty = self.store.loyalty.snapshot(customer_id, journey.now) if loyalty_needed else {}
+        loyalty = (
+            self.store.loyalty.snapshot(customer_id, journey.now, referral=REFERRAL_NAME in names)
+            if names
+            else {}
+        )
         return build_context(
             customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
         )
@@ -173,10 +181,11 @@ class JourneyContextActivities:
             done = await asyncio.to_thread(self.store.customers.applied_update, key)
             if done is not None:
                 return done
-        context = await self._context(request.context)
+        expressions = {name: unwrap_expression(value) for name, value in request.values.items()}
+        context = await self._context(request.context, *filter(None, expressions.values()))
         values: dict[str, Any] = {}
         for name, value in request.values.items():
-            expression = unwrap_expression(value)
+            expression = expressions[name]
             values[name] = value if expression is None else self._evaluate(expression, context)
         # JSON columns take JSON: dates become ISO text, tuples lists, and so on.
         try:
@@ -206,7 +215,7 @@ class JourneyContextActivities:
         points: Any = request.points
         expression = unwrap_expression(points) if isinstance(points, str) else None
         if expression is not None:
-            points = self._evaluate(expression, await self._context(request.context))
+            points = self._evaluate(expression, await self._context(request.context, expression))
         if isinstance(points, float) and points.is_integer():
             points = int(points)
         if not isinstance(points, int) or isinstance(points, bool) or points == 0:

@@ -1,6 +1,6 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
-loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM) and the
-scenario's constants, ``vars``.
+loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM; ``referral``,
+the customer's referral code) and the scenario's constants, ``vars``.
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -14,7 +14,12 @@ from typing import Any
 
 from journeys.model.events import Event
 from journeys.model.scenario import Scenario
-from journeys.rendering.templating import SAMPLE_CUSTOMER, SAMPLE_POINTS, sample_now
+from journeys.rendering.templating import (
+    SAMPLE_CUSTOMER,
+    SAMPLE_POINTS,
+    SAMPLE_REFERRAL,
+    sample_now,
+)
 
 # A customer with no wallet yet: every field present, so ``points.balance`` is 0 in a
 # template, never a strict-undefined error.
@@ -59,6 +64,7 @@ def build_context(
         "points": loyalty.get("points") or EMPTY_POINTS,
         "tier": loyalty.get("tier"),
         "segment": loyalty.get("segment"),
+        "referral": loyalty.get("referral") or {},  # read only for sources that name it
         "vars": constants or {},
     }
 
@@ -77,5 +83,6 @@ def sample_context(scenario: Scenario) -> dict[str, Any]:
         "points": {**SAMPLE_POINTS, **sample.points},
         "tier": sample.tier,
         "segment": sample.segment,
+        "referral": SAMPLE_REFERRAL,
     }
     return build_context(customer, event, sample_now(), loyalty=loyalty, constants=scenario.vars)
