@@ -102,7 +102,8 @@ def show(
     customer_id: Annotated[str, typer.Argument(metavar="ID", help="Customer id")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
-    """One customer: profile, consent and who last changed it, attributes, loyalty, deliveries."""
+    """One customer: profile, consent and who last changed it, attributes, loyalty (with the
+    referral code and counts), deliveries."""
     store = open_store()
     report = customer_report(store, customer_id)
     if report is None:
@@ -145,6 +146,8 @@ def customer_report(store: Store, customer_id: str) -> dict[str, Any] | None:
     if hasattr(store, "loyalty"):
         report["tier"] = _plain(store.loyalty.tier_of(customer_id))
         report["segment"] = _plain(store.loyalty.segment_of(customer_id))
+    if hasattr(store, "referrals"):  # the code is made on first ask, this one included
+        report["referral"] = _plain(store.referrals.summary(customer_id))
     deliveries = store.ledger.for_customer(customer_id)[-DELIVERIES_SHOWN:]
     report["deliveries"] = [
         {
@@ -192,7 +195,7 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     console.print(consent)
     _print_pairs("attributes", report["attributes"])
-    for section in ("points", "tier", "segment"):
+    for section in ("points", "tier", "segment", "referral"):
         if section in report:
             value = report[section]
             if isinstance(value, Mapping):
