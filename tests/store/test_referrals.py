@@ -170,6 +170,7 @@ def test_the_cap_holds_under_concurrent_sign_ups(store: Store) -> None:
 
 def test_a_friend_signing_up_twice_at_once_is_referred_once(store: Store) -> None:
     codes = [store.referrals.code_for(name) for name in ("ana", "cleo", "dan")]
+    store.customers.upsert("bob")  # signed up first: only the unique friend_id stops a second
     outcomes = concurrently(6, lambda i: _attempt(store, codes[i % 3], "bob", CAP))
     assert outcomes.count("new") == 1
     assert set(outcomes) <= {"new", "repeat", "already-referred"}
