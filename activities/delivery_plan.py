@@ -26,7 +26,7 @@ from journeys.delivery.governance import Governance
 from journeys.loyalty.counters import CounterRule
 from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.rendering.templating import LOYALTY_NAMES, Templates
+from journeys.rendering.templating import LOYALTY_NAMES, REFERRAL_NAME, Templates
 from journeys.store import Store
 from journeys.store.tables import RESERVED, SENT, Delivery, blank_customer, customer_context
 
@@ -118,7 +118,9 @@ class DeliveryPlanner:
         loyalty: dict[str, Any] = {}
         used = self.templates.variables(request.template, request.channels)
         if used & LOYALTY_NAMES:
-            loyalty = self.store.loyalty.snapshot(customer_id, request.context.now)
+            loyalty = self.store.loyalty.snapshot(
+                customer_id, request.context.now, referral=REFERRAL_NAME in used
+            )
         customer = with_badges(self.store, customer, used)
         counters = counters_seen(self.store, self.counters, request.context, used)
         ledger = {r.channel: r for r in rows}

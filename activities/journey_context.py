@@ -52,6 +52,7 @@ from journeys.model.local_time import (
 from journeys.rendering.context import build_context
 from journeys.rendering.templating import (
     LOYALTY_NAMES,
+    REFERRAL_NAME,
     ExpressionError,
     Expressions,
     unwrap_expression,
@@ -77,8 +78,8 @@ class JourneyContextActivities:
 
     async def _context(self, journey: JourneyContext, *sources: str) -> dict[str, Any]:
         """The customer, and their loyalty snapshot, badges and counters when one of
-        ``sources`` (expressions) uses them (no source given: always), as they are now, in
-        one thread hop."""
+        ``sources`` (expressions) uses them (no source given: all of them but the referral
+        code, which is made on first ask), as they are now, in one thread hop."""
         used = (
             frozenset().union(*(self.expressions.variables(source) for source in sources))
             if sources
@@ -90,8 +91,10 @@ class JourneyContextActivities:
         customer_id = journey.customer_id
         customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
         customer = with_badges(self.store, customer, used)
-        loyalty_needed = used is None or bool(used & LOYALTY_NAMES)
-        loyalty = self.store.loyalty.snapshot(customer_id, journey.now) if loyalty_needed else {}
+        loyalty: dict[str, Any] = {}
+        if used is None or used & LOYALTY_NAMES:
+            referral = used is not None and REFERRAL_NAME in used
+            loyalty = self.store.loyalty.snapshot(customer_id, journey.now, referral=referral)
         counters = counters_seen(self.store, self.program.counters, journey, used)
         return build_context(
             customer,

@@ -1,5 +1,6 @@
 """The loyalty program's activities: a purchase (record it, earn points, re-evaluate the
-tier) and the daily run (settle points, review tiers, score RFM).
+tier, complete the buyer's referral on their first purchase) and the daily run (settle
+points, review tiers, score RFM).
 
 Every write is idempotent by a reference (the purchase event id, the RFM run id), so a
 retried activity changes nothing twice. Tier and segment changes are written to the event
@@ -60,6 +61,8 @@ class LoyaltyActivities:
             str(event.properties.get("currency", "")),
         )
         await self._route(event.customer_id)
+        if referrer := result.get("referrer_rewarded"):  # their referral.completed, at once
+            await self._route(str(referrer))
         return result
 
     def _points_for(self, amount: Real) -> float:
@@ -87,11 +90,15 @@ class LoyaltyActivities:
                 rules=self.program.points,
             )
         change = self.store.loyalty.evaluate_tier(customer_id, now, self.program.tiers)
-        return {
+        result: dict[str, Any] = {
             "new_purchase": new,
             "points": points,
             "tier_change": f"{change.previous} -> {change.new}" if change else None,
         }
+        referral = self.store.referrals.referral_of(customer_id) if new else None
+        if referral is not None and referral.purchase_ref == ref:
+            result["referrer_rewarded"] = referral.referrer_id
+        return result
 
     @activity.defn(name=sc.SETTLE_POINTS)
     async def settle_points(self, at: datetime) -> list[int]:

@@ -29,6 +29,7 @@ from journeys.api import (
     events,
     openapi,
     provider_events,
+    referrals,
     scenarios,
     surveys,
     unsubscribe,
@@ -39,6 +40,7 @@ from journeys.api.state import ApiState, SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.metrics import EVENTS_FAILED, EVENTS_PENDING
 from journeys.process.settings import Settings, SettingsError
 from journeys.process.twilio_settings import TwilioSettings
@@ -96,12 +98,14 @@ def create_app(
         registry=registry or load_registry(settings),
         relay=relay,
         journeys=temporal.journeys if temporal else None,
+        program=temporal.program if temporal else LoyaltyProgram.load(settings.loyalty_file),
     )
     app.add_middleware(BodyLimit, limit_for=body_limits(settings))
     errors.install(app)
     openapi.install(app)
     app.include_router(events.router)
     app.include_router(customers.router)
+    app.include_router(referrals.router)
     app.include_router(scenarios.router)
     app.include_router(unsubscribe.router)
     app.include_router(surveys.router)
@@ -168,6 +172,8 @@ Send customer events and profiles; every `/v1` call needs `Authorization: Bearer
 * `POST /v1/events/batch` — `{"events": [...]}`, up to 500, stored all or none.
 * `PUT /v1/customers/{id}` — create or update a profile; `GET` reads it back with points,
   tier and segment; `GET /v1/customers/{id}/journeys` lists its journeys.
+* `GET /v1/customers/{id}/referral` — the customer's referral code (made on first ask);
+  `POST /v1/referrals` — `{"code", "customer_id"}`: a friend signed up with a code.
 
 A bad request gets a `4xx` whose message names the field; nothing is written. A body over
 the limit (`JOURNEYS_API_MAX_BODY_BYTES`, 1 MiB; `JOURNEYS_API_MAX_BATCH_BODY_BYTES`, 4 MiB,

@@ -104,7 +104,8 @@ def show(
     customer_id: Annotated[str, typer.Argument(metavar="ID", help="Customer id")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
-    """One customer: profile, consent and who last changed it, attributes, loyalty, deliveries."""
+    """One customer: profile, consent and who last changed it, attributes, loyalty (with the
+    referral code and counts), deliveries."""
     from journeys.loyalty.program import LoyaltyProgram
 
     settings = command_settings()
@@ -161,6 +162,8 @@ def customer_report(
     if hasattr(store, "badges"):
         report["badges"] = store.badges.of(customer_id)
         report["counters"] = store.counters.current(customer_id, counters or {}, utcnow())
+    if hasattr(store, "referrals"):  # the code is made on first ask, this one included
+        report["referral"] = _plain(store.referrals.summary(customer_id))
     deliveries = store.ledger.for_customer(customer_id)[-DELIVERIES_SHOWN:]
     report["deliveries"] = [
         {
@@ -210,7 +213,7 @@ def _print_report(report: dict[str, Any]) -> None:
     _print_pairs("attributes", report["attributes"])
     if "badges" in report:
         console.print(f"[bold]badges:[/] {escape(', '.join(report['badges']) or 'none')}")
-    for section in ("points", "tier", "segment", "counters"):
+    for section in ("points", "tier", "segment", "counters", "referral"):
         if section in report:
             value = report[section]
             if isinstance(value, Mapping):

@@ -1,5 +1,5 @@
 """The loyalty program's rules, from ``loyalty.yaml``: what a purchase earns, when points
-expire, the tiers and their spend thresholds, the RFM window.
+expire, the tiers and their spend thresholds, the RFM window, the referral cap.
 
 A settings file (not the environment) because the loyalty manager owns these numbers and
 reviews them like the scenarios; a bad value is reported as ``loyalty.yaml:LINE: ...``.
@@ -121,6 +121,14 @@ class RfmRules(_Strict):
     window: Window = timedelta(days=365)
 
 
+class ReferralRules(_Strict):
+    """How many friends one customer may refer (``POST /v1/referrals`` refuses the next
+    with a 409). Every recorded referral counts, completed or still pending: a cap on
+    rewards alone would let one code sign up any number of accounts."""
+
+    max_per_referrer: int = Field(default=10, ge=1, le=100_000)
+
+
 class LoyaltyProgram(_Strict):
     purchase_event: str = "purchase"
     amount_property: str = "amount"
@@ -136,6 +144,7 @@ class LoyaltyProgram(_Strict):
     rfm: RfmRules = RfmRules()
     # Durable per-customer counts of events (``journeys.loyalty.counters``).
     counters: dict[CounterName, CounterRule] = Field(default_factory=dict)
+    referrals: ReferralRules = ReferralRules()
 
     def points_for(self, amount: float) -> int:
         """Whole points for a purchase amount, rounded down (no half points)."""

@@ -1,8 +1,8 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
-loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM), ``counters``
-(``loyalty.yaml`` counters as of the trigger event) and the scenario's constants, ``vars``.
-Messages also get ``survey_url(score)``, the signed answer link, from the deliver activity
-(a sample one here).
+loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM; ``referral``,
+the customer's referral code), ``counters`` (``loyalty.yaml`` counters as of the trigger
+event) and the scenario's constants, ``vars``. Messages also get ``survey_url(score)``, the
+signed answer link, from the deliver activity (a sample one here).
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -19,7 +19,12 @@ from urllib.parse import quote
 from journeys.model.events import Event
 from journeys.model.scenario import Scenario
 from journeys.model.surveys import score_problem, survey_name_problem
-from journeys.rendering.templating import SAMPLE_CUSTOMER, SAMPLE_POINTS, sample_now
+from journeys.rendering.templating import (
+    SAMPLE_CUSTOMER,
+    SAMPLE_POINTS,
+    SAMPLE_REFERRAL,
+    sample_now,
+)
 
 # A customer with no wallet yet: every field present, so ``points.balance`` is 0 in a
 # template, never a strict-undefined error.
@@ -91,6 +96,7 @@ def build_context(
         "tier": loyalty.get("tier"),
         "segment": loyalty.get("segment"),
         "counters": counters,
+        "referral": loyalty.get("referral") or {},  # read only for sources that name it
         "vars": constants or {},
     }
 
@@ -123,6 +129,7 @@ def sample_context(scenario: Scenario, counters: Collection[str] | None = None) 
         "points": {**SAMPLE_POINTS, **sample.points},
         "tier": sample.tier,
         "segment": sample.segment,
+        "referral": SAMPLE_REFERRAL,
     }
     context = build_context(
         customer,

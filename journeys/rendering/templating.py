@@ -312,8 +312,10 @@ def _joined(chunks: Any, file: str) -> str:
     return "".join(parts).strip()
 
 
-# Context names read from the loyalty store (``store.loyalty.snapshot``).
-LOYALTY_NAMES = frozenset({"points", "tier", "segment"})
+# Context names read from the loyalty store (``store.loyalty.snapshot``); ``referral``
+# (the customer's code, made on first ask) only for the sources that name it.
+LOYALTY_NAMES = frozenset({"points", "tier", "segment", "referral"})
+REFERRAL_NAME = "referral"
 
 
 SAMPLE_CUSTOMER: dict[str, Any] = {
@@ -340,6 +342,9 @@ SAMPLE_POINTS: dict[str, Any] = {
     "redeemed": 700,
     "expired": 50,
 }
+
+
+SAMPLE_REFERRAL: dict[str, Any] = {"code": "K7Q2M9XP"}
 
 
 def sample_now() -> datetime:

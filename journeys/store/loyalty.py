@@ -2,6 +2,9 @@
 
 * A purchase is recorded once per ``source_ref`` (the event id): a replayed or retried
   ``purchase`` event neither counts twice toward the tier nor scores twice in RFM.
+* A customer's first purchase completes their pending referral in the same transaction
+  (``journeys.store.referrals``): both customers' ``referral.completed`` events commit
+  with the purchase, or neither does.
 * A purchase evaluates the tier at once, so upgrades are immediate. Spend that rolls out
   of the 12-month window raises no event: downgrades are found by the daily
   ``review_tiers``, which pages through the customers that have a tier.
@@ -27,6 +30,7 @@ from journeys.loyalty.segments import SEGMENTS
 from journeys.store.engine import Database
 from journeys.store.loyalty_tables import CustomerSegment, Purchase, RfmScore, TierState
 from journeys.store.points import Points
+from journeys.store.referrals import Referrals, complete_on_first_purchase
 from journeys.store.tables import Customer, UTCDateTime
 from journeys.store.tracking_tables import derived_event
 
@@ -57,19 +61,25 @@ class SegmentChange:
 class Loyalty:
     """Takes the points wallet: the snapshot templates read shows points beside the tier."""
 
-    def __init__(self, database: Database, points: Points) -> None:
+    def __init__(self, database: Database, points: Points, referrals: Referrals) -> None:
         self._database = database
         self._points = points
+        self._referrals = referrals
 
-    def snapshot(self, customer_id: str, at: datetime) -> dict[str, Any]:
-        """What templates see as ``points``, ``tier`` and ``segment``, read fresh at ``at``."""
+    def snapshot(self, customer_id: str, at: datetime, *, referral: bool = False) -> dict[str, Any]:
+        """What templates see as ``points``, ``tier`` and ``segment``, read fresh at ``at``;
+        with ``referral``, also ``referral.code`` (made on first ask: only a template or
+        an expression that names ``referral`` asks)."""
         tier = self.tier_of(customer_id)
         segment = self.segment_of(customer_id)
-        return {
+        snapshot: dict[str, Any] = {
             "points": self._points.summary(customer_id, at),
             "tier": tier.tier if tier else None,
             "segment": segment.segment if segment else None,
         }
+        if referral:
+            snapshot["referral"] = {"code": self._referrals.code_for(customer_id)}
+        return snapshot
 
     # Purchases ------------------------------------------------------------------------
 
@@ -104,6 +114,8 @@ class Loyalty:
                 )
                 session.add(row)
                 try:
+                    session.flush()  # a racing duplicate fails here, before the referral
+                    complete_on_first_purchase(session, row)  # and its events, in this commit
                     session.commit()
                     return row, True
                 except IntegrityError:

@@ -33,6 +33,7 @@ from journeys.store.ledger import Ledger
 from journeys.store.loyalty import Loyalty
 from journeys.store.outbox import Outbox
 from journeys.store.points import Points
+from journeys.store.referrals import Referrals
 from journeys.store.schema_lock import schema_lock
 
 
@@ -49,7 +50,8 @@ class Store:
         self.events = EventLog(self.database)
         self.audiences = Audiences(self.database)
         self.points = Points(self.database)
-        self.loyalty = Loyalty(self.database, self.points)
+        self.referrals = Referrals(self.database)
+        self.loyalty = Loyalty(self.database, self.points, self.referrals)
         self.access = Access(self.database)
         self.counters = Counters(self.database)
         self.badges = Badges(self.database)

@@ -27,10 +27,18 @@ async def test_validate_accepts_the_shipped_scenarios(tmp_path: Path) -> None:
     code, out = await run("validate", env=environment(tmp_path))
 
     assert code == 0, out
-    shipped = (
-        "abandoned-cart, birthday, nps-survey, points-expiry, purchase-challenge, vip-invite"
+    shipped = ", ".join(
+        [
+            "abandoned-cart",
+            "birthday",
+            "nps-survey",
+            "points-expiry",
+            "purchase-challenge",
+            "referral",
+            "vip-invite",
+        ]
     )
-    assert f"6 scenario(s) OK: {shipped}" in out
+    assert f"7 scenario(s) OK: {shipped}" in out
 
 
 async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: Path) -> None:
