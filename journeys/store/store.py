@@ -21,6 +21,7 @@ from journeys.store.customers import Customers
 from journeys.store.engine import Database, add_missing_columns
 from journeys.store.entries import Journeys
 from journeys.store.events import EventLog
+from journeys.store.kpis import Kpis
 from journeys.store.ledger import Ledger
 from journeys.store.loyalty import Loyalty
 from journeys.store.outbox import Outbox
@@ -43,6 +44,7 @@ class Store:
         self.points = Points(self.database)
         self.loyalty = Loyalty(self.database, self.points)
         self.access = Access(self.database)
+        self.kpis = Kpis(self.database)
 
     @property
     def url(self) -> str:
