@@ -7,7 +7,7 @@ Built once by ``create_app`` and kept on ``app.state``; routers get it through t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
 from journeys.process.twilio_settings import TwilioSettings
 from journeys.store import Store
@@ -55,6 +56,8 @@ class ApiState:
     relay: Relay | None = None
     # A customer's journeys from Temporal; None when the API has no Temporal connection.
     journeys: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+    # The program's rules (loyalty.yaml): tiers and the KPIs' assumptions.
+    program: LoyaltyProgram = field(default_factory=LoyaltyProgram)
 
 
 def api_state(request: Request) -> ApiState:
