@@ -27,7 +27,7 @@ DASH = "\u2013"  # an en dash: a figure with nothing to divide by
 OPTIONS = {"since": "--since", "until": "--until", "by": "--by", "series": "--series"}
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     try:
@@ -36,10 +36,14 @@ def _moment(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            f"'{text}' is not a date (2026-11-01) or a moment with an offset (2026-11-01T10:00:00Z)"
+            f"'{text}' is not a date (2026-11-01) or a moment with an offset "
+            "(2026-11-01T10:00:00Z)",
+            param_hint=f"'{option}'",
         ) from None
     if moment.tzinfo is None:
-        raise typer.BadParameter(f"'{text}' has no offset: add Z or +01:00, or give a date")
+        raise typer.BadParameter(
+            f"'{text}' has no offset: add Z or +01:00, or give a date", param_hint=f"'{option}'"
+        )
     return moment
 
 
@@ -75,8 +79,8 @@ def kpis(
     """Members, activity, orders, points, CLV and NPS of the loyalty program over a period."""
     from journeys.process.clock import utcnow
 
-    end = _moment(until) or utcnow()
-    start = _moment(since) or end - timedelta(days=30)
+    end = _moment(until, "--until") or utcnow()
+    start = _moment(since, "--since") or end - timedelta(days=30)
     settings = command_settings()
     try:
         program = LoyaltyProgram.load(settings.loyalty_file)
