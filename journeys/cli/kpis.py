@@ -20,8 +20,8 @@ from journeys.cli.tables import console
 from journeys.files.problems import ScenarioError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.store.kpi_figures import KpiFigures, KpiReport
+from journeys.store.kpi_groups import GROUPINGS
 from journeys.store.kpi_periods import INTERVALS, KpiInputError
-from journeys.store.kpis import GROUPINGS
 
 DASH = "\u2013"  # an en dash: a figure with nothing to divide by
 OPTIONS = {"since": "--since", "until": "--until", "by": "--by", "series": "--series"}

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, null, select
 from sqlmodel import Session
 
 from journeys.loyalty.program import LoyaltyProgram
-from journeys.loyalty.segments import SEGMENTS
 from journeys.store.engine import Database
 from journeys.store.kpi_figures import (
     Counts,
@@ -42,6 +41,7 @@ from journeys.store.kpi_figures import (
     KpiReport,
     figures,
 )
+from journeys.store.kpi_groups import GROUPINGS, By, group_order, grouping
 from journeys.store.kpi_periods import (
     BEFORE,
     WHOLE,
@@ -56,21 +56,15 @@ from journeys.store.loyalty_tables import (
     EARN,
     EXPIRE,
     REDEEM,
-    CustomerSegment,
     PointsEntry,
     Purchase,
-    RfmScore,
-    TierState,
 )
 from journeys.store.tables import Customer, UTCDateTime
 from journeys.store.tracking_tables import EventRecord
 
 __all__ = ["NPS_EVENT", "Kpis"]
 
-By = Literal["tier", "segment"]
-GROUPINGS: tuple[By, ...] = ("tier", "segment")
 NPS_EVENT = "nps.answered"
-TIER_EVENTS = ("tier.upgraded", "tier.downgraded")
 # Per (bucket key, group): the counts. The group is None without ``by``.
 Gathered = dict[str, dict[str | None, Counts]]
 
@@ -99,7 +93,7 @@ class Kpis:
             gather = _Gatherer(session, since, until, by, program.tiers.levels[0].name)
             totals = gather.counts(None, [whole])
             per_bucket = gather.counts(series, series_buckets) if series else {}
-        order = _group_order(by, program)
+        order = group_order(by, program)
         lifetime = program.kpis.lifetime_years
         overall, groups = _figures(totals[WHOLE], whole, by, order, lifetime)
         return KpiReport(
@@ -115,16 +109,6 @@ class Kpis:
                 for b in series_buckets
             ],
         )
-
-
-def _group_order(by: By | None, program: LoyaltyProgram) -> list[str]:
-    """The groups always shown, in the order a marketer reads them: tiers from the lowest,
-    segments from Champions down."""
-    if by == "tier":
-        return [level.name for level in program.tiers.levels]
-    if by == "segment":
-        return [name for name, _, _ in reversed(SEGMENTS)]
-    return []
 
 
 def _figures(
@@ -152,7 +136,7 @@ class _Gatherer:
         self._session = session
         self._dialect = session.get_bind().dialect.name
         self._since, self._until = since, until
-        self._grouped = _grouping(by, until, lowest) if by else None
+        self._grouped = grouping(by, until, lowest) if by else None
 
     def counts(self, interval: Interval | None, in_order: list[Bucket]) -> Gathered:
         keys = [b.key for b in in_order]
@@ -340,47 +324,3 @@ def _score(properties: Any, dialect: str) -> Any:
     value = func.json_extract(properties, "$.score")
     whole = and_(func.json_type(properties, "$.score") == "integer", value.between(0, 10))
     return case((whole, value), else_=null())
-
-
-def _grouping(by: By, until: datetime, lowest: str) -> Any:
-    """(customer_id, grp) for every customer: the tier or segment held at ``until``."""
-    customers = Customer.__table__
-    if by == "tier":
-        states, events = TierState.__table__, EventRecord.__table__
-        last_move = (
-            select(events.c.properties["new_tier"].as_string())
-            .where(
-                events.c.customer_id == customers.c.id,
-                events.c.name.in_(TIER_EVENTS),
-                events.c.occurred_at < until,
-            )
-            .order_by(events.c.occurred_at.desc(), events.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        group = case(
-            (states.c.customer_id.is_(None), literal(lowest)),  # never evaluated: lowest
-            (states.c.since < until, states.c.tier),  # not moved since the period ended
-            else_=func.coalesce(last_move, literal(lowest)),
-        )
-        source = customers.outerjoin(states, states.c.customer_id == customers.c.id)
-    else:
-        segments, scores = CustomerSegment.__table__, RfmScore.__table__
-        last_score = (
-            select(scores.c.segment)
-            .where(scores.c.customer_id == customers.c.id, scores.c.computed_at < until)
-            .order_by(scores.c.computed_at.desc(), scores.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        group = case(
-            (segments.c.customer_id.is_(None), null()),  # never scored: no segment
-            (segments.c.since < until, segments.c.segment),
-            else_=last_score,
-        )
-        source = customers.outerjoin(segments, segments.c.customer_id == customers.c.id)
-    return (
-        select(customers.c.id.label("customer_id"), group.label("grp"))
-        .select_from(source)
-        .subquery("grouped")
-    )
