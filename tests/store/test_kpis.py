@@ -235,6 +235,7 @@ def test_a_monthly_series_has_a_full_set_of_figures_per_month(store: Store) -> N
     )
     # The whole period is not the sum of its months where customers repeat across them.
     assert report.overall.active_members == 3 != 2 + 0 + 2
+    assert report.overall == store.kpis.report(SINCE, UNTIL, program=PROGRAM).overall
 
 
 def test_a_series_by_tier_groups_every_bucket_the_same_way(store: Store) -> None:
@@ -244,6 +245,8 @@ def test_a_series_by_tier_groups_every_bucket_the_same_way(store: Store) -> None
     _check(_group(september.groups, "silver"), members=2, revenue=150.0, points_expired=350)
     _check(_group(september.groups, "gold"), members=0, active_member_ratio=None)
     _check(_group(report.buckets[2].groups, "gold"), members=1, revenue=1200.0)
+    # The whole period's groups are those of a report without a series.
+    assert report.groups == store.kpis.report(SINCE, UNTIL, by="tier", program=PROGRAM).groups
 
 
 def test_weeks_and_days_are_utc_calendar_units_clipped_to_the_period() -> None:
