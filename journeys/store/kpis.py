@@ -2,7 +2,8 @@
 period, by tier or segment, and as a series (README, "Program KPIs", defines each figure).
 
 Everything is summed by the database: four ``GROUP BY`` statements (members, purchases,
-points entries, NPS answers) per report, plus four for a series, whatever the number of
+points entries, NPS answers) per report, plus two for a series (members and points of
+the whole period are those of its buckets), whatever the number of
 customers or buckets; Python only adds up per-group counts and divides. Decisions:
 
 * A **member** at a moment is a customer who had joined by then; joining is the first of
@@ -91,8 +92,8 @@ class Kpis:
         whole = Bucket(WHOLE, since, until)
         with self._database.session() as session:
             gather = _Gatherer(session, since, until, by, program.tiers.levels[0].name)
-            totals = gather.counts(None, [whole])
             per_bucket = gather.counts(series, series_buckets) if series else {}
+            totals = gather.counts(None, [whole], _whole_from(per_bucket, series_buckets))
         order = group_order(by, program)
         lifetime = program.kpis.lifetime_years
         overall, groups = _figures(totals[WHOLE], whole, by, order, lifetime)
@@ -109,6 +110,24 @@ class Kpis:
                 for b in series_buckets
             ],
         )
+
+
+def _whole_from(per_bucket: Gathered, in_order: list[Bucket]) -> Gathered | None:
+    """The whole period's members (those of the last bucket) and points (the buckets'
+    sums), from a series: two statements fewer. Active customers, repeaters and NPS
+    answers are counted once per bucket, so those are gathered again for the whole."""
+    if not in_order:
+        return None
+    whole: dict[str | None, Counts] = defaultdict(Counts)
+    for grp, counts in per_bucket[in_order[-1].key].items():
+        whole[grp].members = counts.members
+    for bucket in in_order:
+        for grp, counts in per_bucket[bucket.key].items():
+            total = whole[grp]
+            total.earned += counts.earned
+            total.redeemed += counts.redeemed
+            total.expired += counts.expired
+    return {WHOLE: whole}
 
 
 def _figures(
@@ -138,12 +157,17 @@ class _Gatherer:
         self._since, self._until = since, until
         self._grouped = grouping(by, until, lowest) if by else None
 
-    def counts(self, interval: Interval | None, in_order: list[Bucket]) -> Gathered:
+    def counts(
+        self, interval: Interval | None, in_order: list[Bucket], known: Gathered | None = None
+    ) -> Gathered:
+        """The counts per bucket; with ``known`` (the whole period's members and points,
+        from the series), only the customer counts that do not add up across buckets."""
         keys = [b.key for b in in_order]
-        out: Gathered = {key: defaultdict(Counts) for key in keys}
-        self._members(interval, keys, out)
+        out: Gathered = known or {key: defaultdict(Counts) for key in keys}
+        if known is None:
+            self._members(interval, keys, out)
+            self._points(interval, out)
         self._purchases(interval, out)
-        self._points(interval, out)
         self._nps(interval, out)
         return out
 
