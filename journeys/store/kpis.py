@@ -29,7 +29,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, null, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, null, select, text
 from sqlmodel import Session
 
 from journeys.loyalty.program import LoyaltyProgram
@@ -154,6 +154,12 @@ class _Gatherer:
     ) -> None:
         self._session = session
         self._dialect = session.get_bind().dialect.name
+        if self._dialect == "postgresql":
+            # The planner costs the correlated tier / segment look-ups as if run for every
+            # row, which passes jit_above_cost: compiling the plan then took 2 of the 2.7 s
+            # of a query that runs in 0.5 s (EXPLAIN ANALYZE, 20,000 customers). This
+            # transaction only reads.
+            session.exec(text("SET LOCAL jit = off"))
         self._since, self._until = since, until
         self._grouped = grouping(by, until, lowest) if by else None
 
