@@ -3,8 +3,10 @@ period, by tier or segment, and as a series (README, "Program KPIs", defines eac
 
 Everything is summed by the database: four ``GROUP BY`` statements (members, purchases,
 points entries, NPS answers) per report, plus two for a series (members and points of
-the whole period are those of its buckets), whatever the number of
-customers or buckets; Python only adds up per-group counts and divides. Decisions:
+the whole period are those of its buckets), whatever the number of customers or
+buckets; Python only adds up per-group counts and divides. On SQLite the report reads
+beside the writers (``Database.reading``): a report of seconds never queues a journey's
+write behind it. Decisions:
 
 * A **member** at a moment is a customer who had joined by then; joining is the first of
   the profile's creation and the first purchase, so a customer imported after years of
@@ -90,7 +92,7 @@ class Kpis:
             raise KpiInputError("by", f"by must be one of {', '.join(GROUPINGS)}")
         series_buckets = buckets(since, until, series) if series else []
         whole = Bucket(WHOLE, since, until)
-        with self._database.session() as session:
+        with self._database.reading() as session:  # reads only: no writer lock
             gather = _Gatherer(session, since, until, by, program.tiers.levels[0].name)
             per_bucket = gather.counts(series, series_buckets) if series else {}
             totals = gather.counts(None, [whole], _whole_from(per_bucket, series_buckets))

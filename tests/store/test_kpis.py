@@ -7,6 +7,7 @@ CLV = revenue / members x 365.25 / days x 2.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from journeys.store import Store
+from journeys.store.engine import writer_lock
 from journeys.store.kpi_figures import KpiFigures, KpiGroup
 from journeys.store.kpi_periods import MAX_BUCKETS, KpiInputError, buckets
 from tests.kpi_world import PROGRAM, SINCE, UNTIL, build_world
@@ -317,3 +319,19 @@ def test_the_series_bound_is_a_thousand_buckets() -> None:
     assert len(buckets(start, start + timedelta(days=MAX_BUCKETS), "day")) == MAX_BUCKETS
     with pytest.raises(KpiInputError):
         buckets(start, start + timedelta(days=MAX_BUCKETS, seconds=1), "day")
+
+
+def test_a_report_does_not_queue_on_the_sqlite_writer_lock(sqlite_store: Store) -> None:
+    """A report of seconds must not hold up the journeys' writes in the process: it reads
+    beside them (WAL). With the writer lock held here, the report still finishes."""
+    build_world(sqlite_store)
+    done: list[int] = []
+
+    def report() -> None:
+        done.append(sqlite_store.kpis.report(SINCE, UNTIL, program=PROGRAM).overall.members)
+
+    with writer_lock(sqlite_store.engine):
+        reader = threading.Thread(target=report, daemon=True)
+        reader.start()
+        reader.join(timeout=60)  # queued on the lock, it would wait for as long as held
+    assert done == [5]
