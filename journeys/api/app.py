@@ -27,6 +27,7 @@ from journeys.api import (
     customers,
     errors,
     events,
+    kpis,
     openapi,
     provider_events,
     referrals,
@@ -40,6 +41,7 @@ from journeys.api.state import ApiState, SendGridWebhookSettings
 from journeys.api.temporal_link import TemporalLink
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.delivery.unsubscribe import UnsubscribeSettings
+from journeys.files.problems import ScenarioError
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.metrics import EVENTS_FAILED, EVENTS_PENDING
 from journeys.process.settings import Settings, SettingsError
@@ -60,6 +62,7 @@ def create_app(
     registry: ScenarioRegistry | None = None,
     temporal: TemporalLink | None = None,
     relay: Relay | None = None,
+    program: LoyaltyProgram | None = None,
 ) -> FastAPI:
     """The app over ``store``; provider settings default to the environment.
 
@@ -98,7 +101,7 @@ def create_app(
         registry=registry or load_registry(settings),
         relay=relay,
         journeys=temporal.journeys if temporal else None,
-        program=temporal.program if temporal else LoyaltyProgram.load(settings.loyalty_file),
+        program=program or (temporal.program if temporal else load_program(settings)),
     )
     app.add_middleware(BodyLimit, limit_for=body_limits(settings))
     errors.install(app)
@@ -107,6 +110,7 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(referrals.router)
     app.include_router(scenarios.router)
+    app.include_router(kpis.router)
     app.include_router(unsubscribe.router)
     app.include_router(surveys.router)
     app.include_router(provider_events.router)
@@ -152,6 +156,15 @@ def body_limits(settings: Settings) -> Callable[[str], int]:
     return limit_for
 
 
+def load_program(settings: Settings) -> LoyaltyProgram:
+    """``loyalty.yaml`` (the defaults without one); a bad file stops the start, naming the
+    line, rather than answering every KPI request with a 500 later."""
+    try:
+        return LoyaltyProgram.load(settings.loyalty_file)
+    except ScenarioError as err:
+        raise SettingsError(str(err)) from None
+
+
 def load_registry(settings: Settings) -> ScenarioRegistry:
     """The scenario folder, or none (the API still takes events: the worker routes them)."""
     if not settings.scenarios_dir.is_dir():
@@ -174,6 +187,8 @@ Send customer events and profiles; every `/v1` call needs `Authorization: Bearer
   tier and segment; `GET /v1/customers/{id}/journeys` lists its journeys.
 * `GET /v1/customers/{id}/referral` — the customer's referral code (made on first ask);
   `POST /v1/referrals` — `{"code", "customer_id"}`: a friend signed up with a code.
+* `GET /v1/kpis?since=&until=&by=&series=` — the program's KPIs over a period, by tier or
+  segment, as a daily, weekly or monthly series.
 
 A bad request gets a `4xx` whose message names the field; nothing is written. A body over
 the limit (`JOURNEYS_API_MAX_BODY_BYTES`, 1 MiB; `JOURNEYS_API_MAX_BATCH_BODY_BYTES`, 4 MiB,

@@ -156,9 +156,7 @@ async def read(customer_id: CustomerIdPath, state: State, _: Authorized) -> Cust
     return await _read(state, customer_id)
 
 
-@router.get(
-    "/{customer_id}/journeys", response_model=list[JourneyOut], responses={**UNAVAILABLE}
-)
+@router.get("/{customer_id}/journeys", response_model=list[JourneyOut], responses={**UNAVAILABLE})
 async def journeys(customer_id: CustomerIdPath, state: State, _: Authorized) -> list[JourneyOut]:
     """The customer's journeys known to Temporal (running first), each with its state."""
     if state.journeys is None:

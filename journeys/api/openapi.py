@@ -59,7 +59,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "application/x-www-form-urlencoded": {
                     "schema": {"type": "object", "additionalProperties": {"type": "string"}}
                 }
-            }
+            },
         },
         "responses": {
             "403": text("Not signed by Twilio (X-Twilio-Signature), or not configured"),
@@ -101,9 +101,7 @@ def install(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            schema.setdefault("components", {}).setdefault("schemas", {})["JsonValue"] = (
-                JSON_VALUE
-            )
+            schema.setdefault("components", {}).setdefault("schemas", {})["JsonValue"] = JSON_VALUE
             for (path, method), extra in OPERATIONS.items():
                 operation = schema["paths"][path][method]
                 if "requestBody" in extra:

@@ -56,7 +56,8 @@ class ApiState:
     relay: Relay | None = None
     # A customer's journeys from Temporal; None when the API has no Temporal connection.
     journeys: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
-    # loyalty.yaml, for the rules the API enforces itself (the referral cap).
+    # The program's rules (loyalty.yaml): the referral cap the API enforces, the tiers and
+    # the KPIs' assumptions.
     program: LoyaltyProgram = field(default_factory=LoyaltyProgram)
 
 

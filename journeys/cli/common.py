@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
 def command_settings() -> Settings:
     """Settings from the environment, or one line naming the bad variable."""
     try:

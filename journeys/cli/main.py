@@ -24,6 +24,7 @@ from journeys.cli.common import open_store as _store
 from journeys.cli.common import until_interrupted
 from journeys.cli.customers import customers_app
 from journeys.cli.events import events_app
+from journeys.cli.kpis import kpis
 from journeys.cli.stats import stats
 from journeys.cli.tables import console, outbox_table, status_table, timeline_table
 from journeys.files.problems import ScenarioError
@@ -62,6 +63,7 @@ app = _Journeys(
 app.add_typer(customers_app, name="customers")
 app.command("audience")(audience)
 app.command("stats")(stats)
+app.command("kpis")(kpis)
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(events_app, name="events")
 

@@ -1,5 +1,6 @@
 """The loyalty program's rules, from ``loyalty.yaml``: what a purchase earns, when points
-expire, the tiers and their spend thresholds, the RFM window, the referral cap.
+expire, the tiers and their spend thresholds, the RFM window, the referral cap, what the
+KPIs assume.
 
 A settings file (not the environment) because the loyalty manager owns these numbers and
 reviews them like the scenarios; a bad value is reported as ``loyalty.yaml:LINE: ...``.
@@ -129,6 +130,14 @@ class ReferralRules(_Strict):
     max_per_referrer: int = Field(default=10, ge=1, le=100_000)
 
 
+class KpiRules(_Strict):
+    """What the program KPIs assume (``journeys.store.kpis``): the years a member stays, the
+    lifetime the estimated CLV multiplies a member's yearly revenue by. An assumption the
+    loyalty manager states and reviews, not a figure measured from a few months of data."""
+
+    lifetime_years: float = Field(default=3.0, gt=0, le=100)
+
+
 class LoyaltyProgram(_Strict):
     purchase_event: str = "purchase"
     amount_property: str = "amount"
@@ -145,6 +154,7 @@ class LoyaltyProgram(_Strict):
     # Durable per-customer counts of events (``journeys.loyalty.counters``).
     counters: dict[CounterName, CounterRule] = Field(default_factory=dict)
     referrals: ReferralRules = ReferralRules()
+    kpis: KpiRules = KpiRules()
 
     def points_for(self, amount: float) -> int:
         """Whole points for a purchase amount, rounded down (no half points)."""

@@ -1,7 +1,7 @@
 """The database (SQLModel over SQLite or PostgreSQL): the engine, the tables, and one part
 per concern: customers, consent, ledger, outbox, journeys, events, audiences, points,
-loyalty, referrals, access keys. ``Store`` (``journeys.store.store``) composes them and is
-the public face.
+loyalty, referrals, access keys, program KPIs. ``Store`` (``journeys.store.store``)
+composes them and is the public face.
 
 Every part works the same way, on SQLite by default and PostgreSQL in production: only
 portable SQL is used (no ``ON CONFLICT``), and races on unique keys are settled by

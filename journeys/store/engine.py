@@ -58,7 +58,7 @@ def writer_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
 
 
 class Database:
-    """The one engine the store's parts share, and the only two ways they open a transaction.
+    """The one engine the store's parts share, and the ways they open a transaction.
 
     Every transaction is short and self-contained (activities call the parts through
     ``asyncio.to_thread``), and on SQLite each one first queues on ``writer_lock``.
@@ -78,6 +78,14 @@ class Database:
     def session(self) -> Iterator[Session]:
         # Rows stay readable after commit: callers get plain, detached objects.
         with writer_lock(self.engine), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a long read (a KPI report: seconds at 100,000 customers) that
+        does not queue on the SQLite writer lock, so it never holds up the journeys'
+        writes in this process; WAL lets it read beside them. Never write through it."""
+        with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
 

@@ -29,6 +29,7 @@ from journeys.store.customers import Customers
 from journeys.store.engine import Database, add_missing_columns
 from journeys.store.entries import Journeys
 from journeys.store.events import EventLog
+from journeys.store.kpis import Kpis
 from journeys.store.ledger import Ledger
 from journeys.store.loyalty import Loyalty
 from journeys.store.outbox import Outbox
@@ -55,6 +56,7 @@ class Store:
         self.access = Access(self.database)
         self.counters = Counters(self.database)
         self.badges = Badges(self.database)
+        self.kpis = Kpis(self.database)
 
     @property
     def url(self) -> str:
