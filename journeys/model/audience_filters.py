@@ -140,9 +140,10 @@ class EventFilter(_Strict):
     def _counts(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key in ("at_least", "at_most"):
-                if key in data and (not _is_number(data[key]) or data[key] != int(data[key])):
+                value = data.get(key)
+                if value is not None and (not _is_number(value) or value != int(value)):
                     raise ValueError(
-                        f"event filter '{data.get('name')}' {key}: {data[key]!r} is not a "
+                        f"event filter '{data.get('name')}' {key}: {value!r} is not a "
                         "whole number of events"
                     )
             if "none" in data and not isinstance(data["none"], bool):

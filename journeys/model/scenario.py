@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -268,9 +268,7 @@ class Audience(_Strict):
                 "inactive, attributes, events, date_attribute"
             )
         if self.birthday is not None and self.date_attribute is not None:
-            raise ValueError(
-                "an audience is about one date: birthday or date_attribute, not both"
-            )
+            raise ValueError("an audience is about one date: birthday or date_attribute, not both")
         return self
 
 

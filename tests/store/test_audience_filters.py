@@ -164,9 +164,7 @@ def test_a_date_attribute_so_many_days_ahead_in_each_customers_zone(store: Store
         attributes = {} if renews_on is None else {"renews_on": renews_on}
         store.customers.upsert(customer_id, time_zone=zone, attributes=attributes)
 
-    audience = Audience.model_validate(
-        {"date_attribute": {"name": "renews_on", "days_before": 14}}
-    )
+    audience = Audience.model_validate({"date_attribute": {"name": "renews_on", "days_before": 14}})
     members = {m.customer_id: m for m in everyone(store, audience)}
 
     assert set(members) == {"paris-14", "tokyo-15"}
