@@ -77,7 +77,8 @@ def test_a_past_broadcast_is_valid_and_noted(tmp_path: Path) -> None:
     ("audience", "expected"),
     [
         (
-            "    attributes:\n      - {name: city, equals: Paris}\n      - {name: city, like: Par}\n",
+            "    attributes:\n      - {name: city, equals: Paris}\n"
+            "      - {name: city, like: Par}\n",
             "sale.yaml:9: 'trigger': attribute filter 'city': unknown operator 'like' (use one "
             "of equals, not, in, at_least, at_most, exists)",
         ),
