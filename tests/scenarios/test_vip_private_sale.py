@@ -22,7 +22,7 @@ from journeys.model.events import Event
 from journeys.model.scan_contracts import ScanProgress
 from journeys.process.settings import Settings
 from journeys.temporal.schedules import audience_prefix, scenario_schedule, upsert_schedule
-from tests.temporal.test_broadcast_schedules import at_moment, fired_once, seconds_ahead
+from tests.broadcasts import at_moment, fired_once, seconds_ahead
 
 SALE = "vip-private-sale"
 SPEND = {"silver": 500, "gold": 1500, "platinum": 5000}  # loyalty.yaml's tiers

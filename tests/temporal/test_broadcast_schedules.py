@@ -10,46 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleDescription
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.app.driver import eventually
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.model.scan_contracts import ScanInput
-from journeys.model.scenario import Scenario
 from journeys.temporal.schedules import audience_prefix, sync_schedules
+from tests.broadcasts import at_moment, describe, fired_once, seconds_ahead
 
 SALE = "vip-private-sale"
-
-
-def at_moment(scenario: Scenario, moment: datetime) -> Scenario:
-    schedule = scenario.trigger.schedule
-    assert schedule is not None
-    trigger = scenario.trigger.model_copy(
-        update={"schedule": schedule.model_copy(update={"at": moment})}
-    )
-    return scenario.model_copy(update={"trigger": trigger})
-
-
-def seconds_ahead(seconds: int) -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
-
-
-async def describe(client: Client, schedule_id: str) -> ScheduleDescription:
-    return await client.get_schedule_handle(schedule_id).describe()
-
-
-async def fired_once(client: Client, schedule_id: str) -> ScheduleDescription:
-    async def once() -> ScheduleDescription:
-        described = await describe(client, schedule_id)
-        assert described.info.num_actions >= 1, "not fired yet"
-        return described
-
-    return await eventually(once, timeout=60)
 
 
 async def test_a_broadcast_fires_once_at_its_moment(
