@@ -28,7 +28,7 @@ async def test_a_broadcast_fires_once_at_its_moment(
     temporal: WorkflowEnvironment, registry: ScenarioRegistry
 ) -> None:
     queue = f"broadcast-{uuid.uuid4().hex[:6]}"  # no worker: the scan is started, not run
-    moment = seconds_ahead(3)
+    moment = seconds_ahead(8)  # time enough to read the schedule before it fires, under load
     sale = at_moment(registry.get(SALE), moment)
     schedule_id = audience_prefix(queue) + SALE
 
