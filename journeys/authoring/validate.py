@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateNotFound, TemplateSyntaxError
 
+from journeys.authoring.broadcasts import broadcast_problems
 from journeys.authoring.scenario_file import read_scenario
 from journeys.files.problems import Problem, ScenarioError
 from journeys.files.text import read_source
@@ -35,6 +36,7 @@ from journeys.model.scenario import (
     WaitForStep,
     WaitUntilStep,
 )
+from journeys.process.clock import utcnow
 from journeys.rendering.context import sample_context
 from journeys.rendering.template_source import TemplateUnreadable
 from journeys.rendering.templating import (
@@ -129,6 +131,7 @@ class _Checker:
         self.problems.append(Problem(file or self.file, line or 1, message))
 
     def run(self) -> list[Problem]:
+        self.problems += broadcast_problems(self.scenario, self.raw, self.file, utcnow())
         self.step_ids()
         for step in _unreachable(self.scenario.steps):
             self.problem(

@@ -18,7 +18,11 @@ SHOWN = 20
 def audience(
     scenario_id: Annotated[str, typer.Argument(help="A scheduled scenario's id")],
     at: Annotated[
-        str | None, typer.Option(help="The moment, ISO 8601 (default: now); UTC if no offset")
+        str | None,
+        typer.Option(
+            help="The moment, ISO 8601 (default: a broadcast's own moment, else now); "
+            "UTC if no offset"
+        ),
     ] = None,
 ) -> None:
     """Count and list a scheduled scenario's audience (nothing is started or sent)."""
@@ -28,7 +32,8 @@ def audience(
     if scenario.trigger.audience is None:
         raise fail(f"scenario '{scenario_id}' is triggered by events, not by a schedule")
     try:
-        moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        broadcast = scenario.trigger.schedule.at if scenario.trigger.schedule else None
+        moment = datetime.fromisoformat(at) if at else (broadcast or datetime.now(UTC))
     except ValueError:
         raise fail(f"--at '{at}' is not an ISO date and time (e.g. 2027-02-28T09:00)") from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -159,8 +159,10 @@ def validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or folders")] = None,
 ) -> None:
     """Check scenarios and every template they use; print each problem as file:line."""
+    from journeys.authoring.broadcasts import broadcast_notes
     from journeys.authoring.validate import validate_paths
     from journeys.authoring.validate_program import check_audiences, load_program
+    from journeys.process.clock import utcnow
 
     settings = _settings()
     program, program_problems = load_program(settings.loyalty_file)
@@ -171,7 +173,7 @@ def validate(
     problems = sorted(problems + program_problems)
     if program is not None:
         problems += check_audiences(scenarios, program)
-    for problem in problems:
+    for problem in [*problems, *broadcast_notes(scenarios, utcnow())]:
         # soft_wrap: a file:line: message line must stay one line for editors and CI
         console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
     if problems:

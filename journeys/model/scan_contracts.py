@@ -26,7 +26,8 @@ class ScanProgress(BaseModel):
 class ScanInput(BaseModel):
     scenario_id: str
     # The moment the audience is evaluated at; None: when the scan starts (schedules).
-    # Given explicitly to preview or backfill a date, and by tests.
+    # Given explicitly to preview or backfill a date, by tests, and by a broadcast's
+    # schedule (its one moment: every run of it is about the same occasion).
     at: datetime | None = None
     page_size: int = 500
     progress: ScanProgress | None = None

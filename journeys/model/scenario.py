@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -23,6 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from journeys.model.audience_filters import (
+    AttributeFilter,
+    DateAttributeFilter,
+    EventFilter,
+    broadcast_moment,
+)
 from journeys.model.channels import ChannelName
 from journeys.model.cron import cron_problem
 from journeys.model.durations import Duration
@@ -224,16 +231,21 @@ INTERNAL_STEP_FIELDS = ("kind", "line", "calendar_offset")
 
 class Schedule(_Strict):
     """When a scheduled scenario scans its audience: ``every`` (intervals count from the
-    Unix epoch, so ``1d`` is 00:00 UTC) or a ``cron`` line (UTC). Birthday scans run hourly
-    so every time zone's morning is met."""
+    Unix epoch, so ``1d`` is 00:00 UTC), a ``cron`` line (UTC), or once ``at`` a moment (a
+    broadcast: RFC 3339 with its offset). Birthday scans run hourly so every time zone's
+    morning is met."""
 
     every: Annotated[Duration, longer_than_zero(), AfterValidator(_every)] | None = None
     cron: str | None = None
+    at: Annotated[datetime, BeforeValidator(broadcast_moment)] | None = None
 
     @model_validator(mode="after")
     def _one(self, info: ValidationInfo) -> Schedule:
-        if (self.every is None) == (self.cron is None):
-            raise ValueError("a schedule is either {every: 1h} or {cron: '0 * * * *'}")
+        if [self.every, self.cron, self.at].count(None) != 2:
+            raise ValueError(
+                "a schedule is one of {every: 1h}, {cron: '0 * * * *'} or "
+                "{at: '2027-03-03T18:00:00Z'} (once)"
+            )
         if self.cron is not None and len(self.cron.split()) != 5:
             raise ValueError(
                 f"'{self.cron}' is not a cron line: five fields, minute hour day month weekday"
@@ -247,9 +259,10 @@ class Schedule(_Strict):
 class Audience(_Strict):
     """Who a scheduled scenario picks, every filter given must hold (they combine with AND).
 
-    The first of birthday, points_expiring or inactive names the occasion a journey is
-    about (the birthday date, the expiry date, the last visit), so a customer enters once
-    per occasion however often the scan runs; with only tier or segment, once per scan.
+    The first of birthday, date_attribute, points_expiring or inactive names the occasion a
+    journey is about (the birthday, the renewal date, the expiry date, the last visit), so
+    a customer enters once per occasion however often the scan runs; otherwise once per
+    scan (a broadcast's scans all have its one moment, so once per broadcast).
     """
 
     birthday: Literal["today"] | None = None  # in the customer's own time zone
@@ -257,14 +270,19 @@ class Audience(_Strict):
     tier: list[str] | None = Field(default=None, min_length=1)
     segment: list[str] | None = Field(default=None, min_length=1)
     inactive: PositiveDuration | None = None  # no event for at least this long
+    attributes: list[AttributeFilter] | None = Field(default=None, min_length=1)
+    events: list[EventFilter] | None = Field(default=None, min_length=1)
+    date_attribute: DateAttributeFilter | None = None  # a date so many days ahead
 
     @model_validator(mode="after")
     def _some(self) -> Audience:
         if not any(getattr(self, name) is not None for name in type(self).model_fields):
             raise ValueError(
                 "an audience needs at least one of birthday, points_expiring, tier, segment, "
-                "inactive"
+                "inactive, attributes, events, date_attribute"
             )
+        if self.birthday is not None and self.date_attribute is not None:
+            raise ValueError("an audience is about one date: birthday or date_attribute, not both")
         return self
 
 

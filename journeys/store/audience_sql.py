@@ -1,17 +1,19 @@
 """The SQL behind scheduled audiences: one page of candidates at a time, never everyone.
 
 Every audience is a ``SELECT customers.id ... WHERE id > :after ORDER BY id LIMIT :n``
-(keyset paging) with one filter per clause the marketer wrote. Time zones are resolved in
+(keyset paging) with one filter per clause the marketer wrote (attribute and event-history
+filters come from ``journeys.store.audience_filters_sql``). Time zones are resolved in
 Python, not SQL: the distinct ``time_zone`` values are few (hundreds at most), so "whose
 birthday is today in their own zone" becomes "zones where today is 03-05, born on 03-05",
-an indexed lookup that SQLite and PostgreSQL answer alike.
+an indexed lookup that SQLite and PostgreSQL answer alike; a date attribute ("renews in
+14 days") is grouped the same way.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +22,11 @@ from sqlmodel import Session, col, select
 
 from journeys.loyalty.program import last_local_day
 from journeys.model.scenario import Audience
+from journeys.store.audience_filters_sql import (
+    attribute_clause,
+    date_attribute_clause,
+    event_clause,
+)
 from journeys.store.loyalty_tables import EXPIRED, CustomerSegment, PointsLot, TierState
 from journeys.store.tables import Customer
 
@@ -62,28 +69,41 @@ def audience_page(
 ) -> tuple[list[AudienceMember], str]:
     """Up to ``limit`` members with ids after ``after``, and the last id read ("" at the end).
 
-    With ``birthday``, each local date present among the zones is paged in turn, and the
-    cursor is ``"<local date>|<customer id>"``: the date, not a position, so a zone that
-    appears mid-scan (an import) cannot shift the scan onto another date's ids.
+    With ``birthday`` or ``date_attribute``, each local date present among the zones is
+    paged in turn, and the cursor is ``"<local date>|<customer id>"``: the date, not a
+    position, so a zone that appears mid-scan (an import) cannot shift the scan onto another
+    date's ids.
     """
-    if audience.birthday is None:
-        return _page(session, audience, at, _filters(audience, at), after, limit)
+    dialect = session.get_bind().dialect.name
+    filters = _filters(audience, at, dialect)
+    if audience.birthday is None and audience.date_attribute is None:
+        return _page(session, audience, at, filters, after, limit)
     resume, _, after_id = after.partition("|") if after else ("", "", "")
     for today, zones in sorted(birthday_groups(session, at).items()):
         if resume and today.isoformat() < resume:
             continue
         if today.isoformat() != resume:
             after_id = ""
-        filters = [col(Customer.time_zone).in_(zones), _born_on(today), *_filters(audience, at)]
-        members, last = _page(session, audience, at, filters, after_id, limit, today)
+        on_today = [col(Customer.time_zone).in_(zones), *_dated(audience, today, dialect)]
+        members, last = _page(session, audience, at, [*on_today, *filters], after_id, limit, today)
         if last:
             return members, f"{today.isoformat()}|{last}"
         resume = ""
     return [], ""
 
 
-def _filters(audience: Audience, at: datetime) -> list[Any]:
-    filters: list[Any] = []
+def _dated(audience: Audience, today: date, dialect: str) -> list[Any]:
+    """The filter of the audience's date, for customers whose local date is ``today``."""
+    if audience.birthday is not None:
+        return [_born_on(today)]
+    rule = audience.date_attribute
+    assert rule is not None
+    return [date_attribute_clause(rule.name, today + timedelta(days=rule.days_before), dialect)]
+
+
+def _filters(audience: Audience, at: datetime, dialect: str) -> list[Any]:
+    filters: list[Any] = [attribute_clause(rule, dialect) for rule in audience.attributes or []]
+    filters += [event_clause(rule, at) for rule in audience.events or []]
     if audience.tier is not None:
         tiers = select(TierState.customer_id).where(col(TierState.tier).in_(audience.tier))
         filters.append(col(Customer.id).in_(tiers))
@@ -120,6 +140,8 @@ def _page(
     limit: int,
     birthday: date | None = None,
 ) -> tuple[list[AudienceMember], str]:
+    """One page; ``birthday`` is the local date of the zone group being paged (the birthday,
+    or the day a date attribute is counted from)."""
     query = (
         select(Customer.id, Customer.time_zone, Customer.birthday, Customer.last_seen_at)
         .where(col(Customer.id) > after, *filters)
@@ -135,9 +157,14 @@ def _page(
         local = zone(zone_name or "UTC")
         properties: dict[str, Any] = {}
         occasion = ""
-        if birthday is not None:
+        if birthday is not None and audience.birthday is not None:
             occasion = birthday.isoformat()
             properties = {"birthday": occasion, "age": _age(born, birthday)}
+        elif birthday is not None and audience.date_attribute is not None:
+            rule = audience.date_attribute
+            day = (birthday + timedelta(days=rule.days_before)).isoformat()
+            occasion = f"{rule.name}:{day}"
+            properties = {rule.name: day, "date": day, "days_before": rule.days_before}
         if customer_id in expiries:
             expires_at, amount = expiries[customer_id]
             last_day = last_local_day(expires_at, local).isoformat()

@@ -28,7 +28,7 @@ async def test_schedules_are_created_updated_and_removed_with_their_scenario(
     birthday, expiry = registry.get("birthday"), registry.get("points-expiry")
     prefix = audience_prefix(QUEUE)
 
-    done = await sync_schedules(temporal.client, registry, QUEUE)
+    done = await sync_schedules(temporal.client, ScenarioRegistry([birthday, expiry]), QUEUE)
     assert done == {
         prefix + "birthday": "created",
         prefix + "points-expiry": "created",
