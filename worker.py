@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
 from activities import build_activities
@@ -79,6 +80,24 @@ def workflow_modules() -> list[ModuleType]:
     return [workflows, *(importlib.import_module(f"workflows.{name}") for name in names)]
 
 
+# The interpreter's plumbing, shared by every journey instead of re-imported into each one's
+# sandbox (passed through, like ``journeys.model``). Each is pure and deterministic: no
+# module-level state that changes (constants and a Protocol or two), no clock, no I/O; what
+# they call in ``temporalio.workflow`` acts on the journey running. The sandbox runs each of
+# them per instance otherwise: about a third of the cost of creating a journey's workflow
+# instance (README "Performance"). Not here, on purpose: ``workflows.journey`` (the workflow
+# module, always re-imported) and ``workflows.steps`` and the handler modules it imports,
+# where new step kinds land: the sandbox keeps checking them. The replay tests
+# (tests/workflows/test_replay.py) run all of them in the SDK's default sandbox.
+SHARED_WORKFLOW_MODULES = ("workflows.facts", "workflows.local_calls", "workflows.step_journey")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The SDK's default sandbox, with the interpreter's plumbing passed through."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*SHARED_WORKFLOW_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -123,6 +142,7 @@ def build_worker(
         workflows=[JourneyWorkflow, AudienceScanWorkflow, PurchaseWorkflow, LoyaltyDailyWorkflow],
         activities=activities,
         plugins=plugins,
+        workflow_runner=workflow_runner(),
     )
 
 
