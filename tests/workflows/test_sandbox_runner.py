@@ -70,7 +70,8 @@ def test_the_shared_modules_are_workflow_modules_that_exist() -> None:
 async def test_build_worker_runs_journeys_in_that_sandbox(
     temporal: WorkflowEnvironment, settings: Settings, store: Store
 ) -> None:
-    built: Worker = worker.build_worker(temporal.client, settings, store=store)
+    own_queue = settings.model_copy(update={"task_queue": "sandbox-runner-test"})
+    built: Worker = worker.build_worker(temporal.client, own_queue, store=store)
     runner = built.config()["workflow_runner"]
     assert isinstance(runner, SandboxedWorkflowRunner)
     assert set(worker.SHARED_WORKFLOW_MODULES) <= runner.restrictions.passthrough_modules
