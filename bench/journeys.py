@@ -3,7 +3,10 @@
 Both run on one embedded dev server (SQLite, WAL — the embedded default's settings, on a
 private file and ports), through the production worker wiring and the same deliver
 activity, with time skipping so the one-hour timer costs nothing. Rounds alternate
-(interpreted, bare, interpreted, bare, ...) so machine noise hits both alike.
+(interpreted, bare, interpreted, bare, ...) so machine noise hits both alike. Each round
+also prints the CPU milliseconds per journey of this process (routing or starting, the
+worker, its activities) and of the server (from /proc): far steadier than journeys/s on a
+shared machine, and they say which process pays for a difference.
 
     python bench/journeys.py            # N=300 per round, 2 rounds each
     python bench/journeys.py 1000 3     # N, rounds
@@ -27,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from bare_workflow import BareCartReminder  # noqa: E402
+from worker_processes import cpu_seconds, server_pid  # noqa: E402
 
 from activities import build_activities  # noqa: E402
 from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
@@ -41,6 +45,14 @@ from journeys.temporal.routing import Router  # noqa: E402
 from worker import build_worker, precompile  # noqa: E402
 
 CONCURRENCY = 100
+
+
+async def measured(count: int, run: Awaitable[float], server: int) -> tuple[float, float, float]:
+    """The round's journeys/s, and CPU ms per journey of this process and of the server."""
+    own, theirs = time.process_time(), cpu_seconds(server)
+    rate = await run
+    own_ms = (time.process_time() - own) * 1000 / count
+    return rate, own_ms, (cpu_seconds(server) - theirs) * 1000 / count
 
 
 async def _bounded(calls: list[Callable[[], Awaitable[object]]]) -> None:
@@ -135,6 +147,7 @@ async def main(count: int, rounds: int) -> None:
                 store, Templates(settings.templates_dir), Expressions(), governance=governance
             ),
         )
+        server = server_pid()
         interpreted: list[float] = []
         bare: list[float] = []
         try:
@@ -151,11 +164,22 @@ async def main(count: int, rounds: int) -> None:
                         store.customers.upsert(
                             customer, email=f"{customer}@example.com", consent={"email": True}
                         )
-                    interpreted.append(await interpreted_round(skipping, router, customers))
-                    bare.append(await bare_round(skipping, customers))
+                    rate, own, theirs = await measured(
+                        count, interpreted_round(skipping, router, customers), server
+                    )
+                    interpreted.append(rate)
                     print(
-                        f"round {number + 1}: interpreted {interpreted[-1]:.1f} journeys/s, "
-                        f"bare {bare[-1]:.1f} journeys/s",
+                        f"round {number + 1}: interpreted {rate:.1f} journeys/s "
+                        f"(CPU per journey: this process {own:.1f} ms, server {theirs:.1f} ms)",
+                        flush=True,
+                    )
+                    rate, own, theirs = await measured(
+                        count, bare_round(skipping, customers), server
+                    )
+                    bare.append(rate)
+                    print(
+                        f"round {number + 1}: bare {rate:.1f} journeys/s "
+                        f"(CPU per journey: this process {own:.1f} ms, server {theirs:.1f} ms)",
                         flush=True,
                     )
         finally:

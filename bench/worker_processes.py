@@ -42,3 +42,28 @@ def worker_env(server: str, folder: Path, store_url: str, queue: str) -> dict[st
         JOURNEYS_PUSH_PROVIDER="outbox",
     )
     return env
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (and its waited-for children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / TICKS  # utime stime cutime cstime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / TICKS  # minus idle and iowait
+
+
+def server_pid() -> int:
+    """The embedded Temporal server: the child of this process running ``temporal``."""
+    me = os.getpid()
+    for task in Path(f"/proc/{me}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"temporal" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]:
+                return int(child)
+    raise LookupError("no temporal server child process")

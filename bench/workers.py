@@ -39,7 +39,13 @@ from sqlalchemy import create_engine, func, make_url, select, text
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from worker_processes import add_customers, worker_env  # noqa: E402
+from worker_processes import (  # noqa: E402
+    add_customers,
+    cpu_seconds,
+    machine_busy_seconds,
+    server_pid,
+    worker_env,
+)
 
 from journeys.authoring.registry import ScenarioRegistry  # noqa: E402
 from journeys.model.events import Event  # noqa: E402
@@ -64,29 +70,6 @@ sample:
   event: {cart_total: 129.90, currency: EUR, item_count: 3, cart_url: "https://shop.example/cart"}
 """
 CART = {"cart_total": 42.0, "currency": "EUR", "item_count": 1, "cart_url": "https://x.example"}
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (and its waited-for children), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / TICKS  # utime stime cutime cstime
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values) - values[3] - values[4]) / TICKS  # minus idle and iowait
-
-
-def server_pid() -> int:
-    """The embedded Temporal server: the child of this process running ``temporal``."""
-    me = os.getpid()
-    for task in Path(f"/proc/{me}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"temporal" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]:
-                return int(child)
-    raise LookupError("no temporal server child process")
 
 
 def fresh_schema() -> tuple[str, str]:
