@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from journeys.model.journey_state import (
         CARRIED_INPUT_BYTES,
         INBOX_LIMIT,
+        QUEUED_TRIGGERS_LIMIT,
         SEEN_IDS_LIMIT,
         TIMELINE_LIMIT,
         EventSeen,
@@ -156,6 +157,11 @@ class JourneyWorkflow:
                 period = min(period, MAX_WAIT)
             p.status, p.hold_until = "holding", p.entered_at + period
             self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")
+        # reentry queue: the first trigger that came meanwhile enters now; the others wait for
+        # the end of its entry (only that policy queues any: the others run as they always did).
+        if p.queued_triggers:
+            p.queue = [p.queued_triggers[0], *p.queue]
+            p.queued_triggers = p.queued_triggers[1:]
 
     async def _hold(self) -> None:
         """once_per: stay alive for the period so that triggers inside it are seen and ignored."""
@@ -209,6 +215,11 @@ class JourneyWorkflow:
         if event.name != self.scenario.trigger.event:
             return ""
         policy = self.scenario.entry.reentry
+        if p.status == "running" and policy == "queue":
+            if len(p.queued_triggers) >= QUEUED_TRIGGERS_LIMIT:
+                return f"not queued: {QUEUED_TRIGGERS_LIMIT} entries already waiting"
+            p.queued_triggers = [*p.queued_triggers, event]
+            return "queued: enters when the current entry ends"
         if p.status == "holding" or (p.status == "running" and policy != "restart"):
             return f"ignored: re-entry policy '{policy}'"
         restarting = p.status == "running"

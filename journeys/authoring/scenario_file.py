@@ -72,7 +72,8 @@ class _Normalizer:
         if isinstance(reentry, LineDict):
             if set(reentry) != {"once_per"}:
                 self.problem(
-                    reentry.line, "reentry must be restart, ignore, once or {once_per: <duration>}"
+                    reentry.line,
+                    "reentry must be restart, ignore, once, queue or {once_per: <duration>}",
                 )
             out["reentry"] = "once_per"
             _put(out, "once_per", reentry.get("once_per"), reentry.line_of("once_per"))

@@ -20,6 +20,8 @@ JourneyStatus = Literal[
 TIMELINE_LIMIT = 200
 MESSAGES_LIMIT = 200
 INBOX_LIMIT = 100
+# reentry queue: entries that may wait their turn (a workflow input must stay small).
+QUEUED_TRIGGERS_LIMIT = 100
 # What a journey carries into continue-as-new, as JSON, at most: Temporal refuses a payload
 # over 2 MiB (the server's default blob limit), which would fail the workflow task for ever.
 CARRIED_INPUT_BYTES = 1024 * 1024
@@ -65,6 +67,8 @@ class JourneyProgress(BaseModel):
     hold_until: datetime | None = None
     # Events received but not yet applied, in arrival order (applied at the loop's safe points).
     queue: list[Event] = Field(default_factory=list)
+    # reentry queue: triggers that came during an entry, each entered in turn after it.
+    queued_triggers: list[Event] = Field(default_factory=list)
     # Applied events a wait_for step may take (their name is awaited by some wait_for step).
     inbox: list[Event] = Field(default_factory=list)
     seen_ids: list[str] = Field(default_factory=list)

@@ -43,7 +43,7 @@ from journeys.model.limits import (
 )
 
 Purpose = Literal["marketing", "transactional"]
-ReentryPolicy = Literal["restart", "ignore", "once", "once_per"]
+ReentryPolicy = Literal["restart", "ignore", "once", "once_per", "queue"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

@@ -5,6 +5,7 @@ customers once; a second purchase does nothing more."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -106,5 +107,42 @@ async def test_a_referrer_is_rewarded_for_each_friend(
         await eventually(thanked)
         await journeys.idle(REFERRAL, referrer)
 
+    assert journeys.sent(referrer) == [("thanks", "email"), ("thanks", "email")]
+    assert balance(journeys, referrer) == 1000
+
+
+async def test_two_friends_a_moment_apart_give_the_referrer_two_whole_entries(
+    journeys: JourneyDriver,
+) -> None:
+    """``reentry: queue``: the second referral.completed comes while the first entry is still
+    running; with ``restart`` it would cut that entry short (its points or its thank-you)."""
+    referrer = journeys.customer("ref", first_name="Ana")
+
+    def completed(friend: str, name: str) -> dict[str, object]:
+        return {
+            "role": "referrer",
+            "referral_id": 1,
+            "code": "K7Q2M9XP",
+            "referrer_id": referrer,
+            "referrer_first_name": "Ana",
+            "friend_id": friend,
+            "friend_first_name": name,
+            "purchase_amount": 10.0,
+            "currency": "EUR",
+        }
+
+    await asyncio.gather(
+        journeys.send(referrer, "referral.completed", **completed("f-bob", "Bob")),
+        journeys.send(referrer, "referral.completed", **completed("f-cleo", "Cleo")),
+    )
+
+    async def both_thanked() -> None:
+        subjects = [m.subject for m in journeys.store.outbox.for_customer(referrer)]
+        assert len(subjects) == 2, subjects
+        assert {"Bob", "Cleo"} == {n for n in ("Bob", "Cleo") if any(n in s for s in subjects)}
+
+    await eventually(both_thanked)
+    state = await journeys.idle(REFERRAL, referrer)
+    assert state.entries == 2 and state.status == "completed"
     assert journeys.sent(referrer) == [("thanks", "email"), ("thanks", "email")]
     assert balance(journeys, referrer) == 1000

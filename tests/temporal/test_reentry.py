@@ -1,5 +1,5 @@
-"""Re-entry policies `once` and `ignore` (restart and once_per are covered by the shipped
-scenarios' tests)."""
+"""Re-entry policies `once`, `ignore` and `queue` (restart and once_per are covered by the
+shipped scenarios' tests)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ steps:
   - send: {{id: promo, channel: email, template: abandoned_cart/reminder}}
 """
 
+POLICIES = ("once", "ignore", "queue")
+
 
 @pytest.fixture
 def driver(
     temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
 ) -> JourneyDriver:
-    scenarios = [parse_scenario(SCENARIO.format(policy=p), f"{p}.yaml") for p in ("once", "ignore")]
+    scenarios = [parse_scenario(SCENARIO.format(policy=p), f"{p}.yaml") for p in POLICIES]
     router = Router(temporal.client, ScenarioRegistry(scenarios), settings.task_queue)
     return JourneyDriver(temporal, router, store)
 
@@ -62,3 +64,27 @@ async def test_ignore_keeps_the_running_journey_and_allows_a_later_one(
     await driver.send(customer, "promo.ignore", cart_total=7, **CART_PROPS)
     await driver.finish("reentry-ignore", customer)
     assert driver.sent(customer) == [("promo", "email"), ("promo", "email")]
+
+
+async def test_queue_enters_each_trigger_in_turn_after_the_running_entry(
+    driver: JourneyDriver,
+) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "promo.queue", "first", cart_total=5, **CART_PROPS)
+    await driver.idle("reentry-queue", customer)
+    await driver.advance("reentry-queue", customer, "30m")
+    await driver.send(customer, "promo.queue", "second", cart_total=6, **CART_PROPS)
+    await driver.send(customer, "promo.queue", "third", cart_total=7, **CART_PROPS)
+
+    state = await driver.finish("reentry-queue", customer)
+
+    assert state.entries == 3 and state.status == "completed"
+    queued = "queued: enters when the current entry ends"
+    assert [(e.id, e.effect) for e in state.events] == [
+        ("first", "entered"),
+        ("second", queued),
+        ("third", queued),
+        ("second", "entered"),
+        ("third", "entered"),
+    ]
+    assert driver.sent(customer) == [("promo", "email")] * 3  # one per entry, none cut short
