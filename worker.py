@@ -21,6 +21,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker import Worker
 
 import workflows.audience_scan
+import workflows.coupon_step
 import workflows.journey
 import workflows.local_calls
 import workflows.loyalty
@@ -89,6 +90,7 @@ def build_worker(
     precompile(
         workflows.journey,
         workflows.steps,
+        workflows.coupon_step,
         workflows.local_calls,
         workflows.audience_scan,
         workflows.loyalty,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from activities.channels import ChannelAdapter, default_adapters
+from activities.coupons import CouponActivities
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
 from journeys.delivery.governance import Governance
@@ -17,7 +18,12 @@ from journeys.loyalty.program import LoyaltyProgram
 from journeys.rendering.templating import Expressions, Templates
 from journeys.store import Store
 
-__all__ = ["DeliveryActivities", "JourneyContextActivities", "build_activities"]
+__all__ = [
+    "CouponActivities",
+    "DeliveryActivities",
+    "JourneyContextActivities",
+    "build_activities",
+]
 
 
 def build_activities(
@@ -31,6 +37,7 @@ def build_activities(
     """The bound activity methods; channels default to the outbox for email, sms and push."""
     delivery = DeliveryActivities(store, templates, adapters or default_adapters(store), governance)
     context = JourneyContextActivities(store, expressions, program)
+    coupons = CouponActivities(store, program)
     return [
         delivery.deliver,
         context.evaluate_condition,
@@ -40,4 +47,5 @@ def build_activities(
         context.record_fact,
         context.record_facts,
         context.record_entry,
+        coupons.issue_coupon,
     ]

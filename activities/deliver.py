@@ -161,7 +161,7 @@ class DeliveryActivities:
         ctx = request.context
         customer = plan.customer
         context = build_context(
-            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars
+            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars, ctx.coupon
         )
         return self.templates.render(request.template, channel, customer.get("locale"), context)
 

@@ -87,7 +87,13 @@ class JourneyContextActivities:
         customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
         loyalty = self.store.loyalty.snapshot(customer_id, journey.now) if loyalty_needed else {}
         return build_context(
-            customer, journey.event, journey.now, journey.last_event, loyalty, journey.vars
+            customer,
+            journey.event,
+            journey.now,
+            journey.last_event,
+            loyalty,
+            journey.vars,
+            journey.coupon,
         )
 
     def _evaluate(self, source: str, context: dict[str, Any]) -> Any:

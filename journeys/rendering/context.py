@@ -1,6 +1,7 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
-loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM) and the
-scenario's constants, ``vars``.
+loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM), the scenario's
+constants, ``vars``, and ``coupon``, the last coupon a coupon step issued in this entry
+(``None`` before one: ``{% if coupon %}`` works, ``coupon.code`` is an error).
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -10,10 +11,12 @@ Event properties likewise sit at the top of ``event`` (``event.cart_total``).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from journeys.model.coupon_contracts import IssuedCoupon
 from journeys.model.events import Event
-from journeys.model.scenario import Scenario
+from journeys.model.scenario import CouponStep, Scenario
 from journeys.rendering.templating import SAMPLE_CUSTOMER, SAMPLE_POINTS, sample_now
 
 # A customer with no wallet yet: every field present, so ``points.balance`` is 0 in a
@@ -48,6 +51,7 @@ def build_context(
     last_event: Event | None = None,
     loyalty: dict[str, Any] | None = None,
     constants: dict[str, Any] | None = None,
+    coupon: IssuedCoupon | None = None,
 ) -> dict[str, Any]:
     """``loyalty``: ``store.loyalty.snapshot`` (points, tier, segment), read with the customer."""
     loyalty = loyalty or {}
@@ -60,6 +64,7 @@ def build_context(
         "tier": loyalty.get("tier"),
         "segment": loyalty.get("segment"),
         "vars": constants or {},
+        "coupon": coupon.model_dump() if coupon is not None else None,
     }
 
 
@@ -78,4 +83,26 @@ def sample_context(scenario: Scenario) -> dict[str, Any]:
         "tier": sample.tier,
         "segment": sample.segment,
     }
-    return build_context(customer, event, sample_now(), loyalty=loyalty, constants=scenario.vars)
+    coupons = [step for step in scenario.walk() if isinstance(step, CouponStep)]
+    coupon = _sample_coupon(scenario, coupons[0]) if coupons else None
+    return build_context(
+        customer, event, sample_now(), loyalty=loyalty, constants=scenario.vars, coupon=coupon
+    )
+
+
+def _sample_coupon(scenario: Scenario, step: CouponStep) -> IssuedCoupon:
+    """The first coupon step's coupon, with a sample code: templates validate against what
+    the step would issue (a scenario without a coupon step has ``coupon`` None, so a
+    template there that prints ``coupon.code`` fails validation)."""
+    now = sample_now()
+    return IssuedCoupon(
+        code="SAMPLE8K",
+        offer=step.offer_name(scenario.id),
+        kind="percent" if step.percent is not None else "value",
+        percent=step.percent,
+        value=step.value if step.value is None else Decimal(step.value),
+        currency=(step.currency or "EUR") if step.value is not None else None,
+        issued_at=now,
+        expires_at=now + step.valid_for,
+        expires_on=(now + step.valid_for).date(),
+    )

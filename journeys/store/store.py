@@ -13,10 +13,17 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from journeys.store import access_tables, loyalty_tables, tables, tracking_tables  # noqa: F401
+from journeys.store import (  # noqa: F401
+    access_tables,
+    coupon_tables,
+    loyalty_tables,
+    tables,
+    tracking_tables,
+)
 from journeys.store.access import Access
 from journeys.store.audiences import Audiences
 from journeys.store.consent import Consent
+from journeys.store.coupons import Coupons
 from journeys.store.customers import Customers
 from journeys.store.engine import Database, add_missing_columns
 from journeys.store.entries import Journeys
@@ -43,6 +50,7 @@ class Store:
         self.points = Points(self.database)
         self.loyalty = Loyalty(self.database, self.points)
         self.access = Access(self.database)
+        self.coupons = Coupons(self.database)
 
     @property
     def url(self) -> str:
