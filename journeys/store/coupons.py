@@ -189,7 +189,7 @@ class Coupons:
                 session.add(coupon)
                 properties = {**_event_properties(coupon), "order_id": order_id}
                 if amount_cents is not None:
-                    properties["amount"] = _money(amount_cents)
+                    properties["amount"] = float(_money(amount_cents))
                 session.add(
                     derived_event(
                         _event_id("coupon.redeemed", coupon.id, order_id),
