@@ -61,3 +61,29 @@ def imported_code_problem(code: str) -> str | None:
     if not IMPORTED_CODE.match(code):
         return f"'{code[:80]}' is not a coupon code: {IMPORTED_RULE}"
     return None
+
+
+POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def read_code_lines(lines: list[str], file: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Codes of an import file, one per line or the first column of a CSV (a ``code``
+    header is skipped), each with its ``file:line``; and every problem as ``file:line:
+    sentence``: a bad code, or one already given on an earlier line."""
+    codes: list[tuple[str, str]] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        cell = raw.split(",", 1)[0].strip().strip('"').strip()
+        if not cell or (not codes and not problems and cell.lower() == "code"):
+            continue
+        code = normalize_code(cell)
+        where = f"{file}:{number}"
+        if problem := imported_code_problem(code):
+            problems.append(f"{where}: {problem}")
+        elif code in first_line:
+            problems.append(f"{where}: '{code}' is also on line {first_line[code]}")
+        else:
+            first_line[code] = number
+            codes.append((code, where))
+    return codes, problems
