@@ -14,8 +14,8 @@ from journeys.authoring.registry import ScenarioRegistry
 from journeys.authoring.scenario_file import parse_scenario
 from journeys.model.journey_state import JourneyState
 from journeys.model.scenario import Scenario
-from journeys.process.settings import Settings
 from journeys.process.clock import utcnow
+from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.routing import Router
 from tests.workflow_history import task_failures
