@@ -198,8 +198,14 @@ class ExitStep(Step):
     reason: str = "exit step"
 
 
-_OFFER = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
-_POOL = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_COUPON_NAMES = {
+    "offer": (
+        r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        "must be 1-100 letters, digits, '.', '_', ':', '/', '-'",
+    ),
+    "pool": (r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "must be 1-100 letters, digits, '.', '_', '-'"),
+    "currency": (r"^[A-Z]{3}$", "must be a three-letter ISO 4217 code such as EUR or USD"),
+}
 MAX_COUPON_VALUE = Decimal("1000000")
 MAX_PER_CUSTOMER = 1000
 
@@ -216,14 +222,22 @@ class CouponStep(Step):
     """
 
     kind: Literal["coupon"] = "coupon"
-    offer: Annotated[str, Field(min_length=1, max_length=100, pattern=_OFFER)] | None = None
+    offer: str | None = None
     percent: int | None = Field(default=None, ge=1, le=100)
     value: Decimal | None = Field(default=None, gt=0, le=MAX_COUPON_VALUE, decimal_places=2)
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    pool: Annotated[str, Field(min_length=1, max_length=100, pattern=_POOL)] | None = None
+    currency: str | None = None
+    pool: str | None = None
     valid_for: PositiveDuration
     per_customer: int | None = Field(default=None, ge=1, le=MAX_PER_CUSTOMER)
     limit_reached: list[AnyStep] = Field(default_factory=list)
+
+    @field_validator("offer", "pool", "currency")
+    @classmethod
+    def _names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        rule = _COUPON_NAMES[str(info.field_name)]
+        if value is not None and not (len(value) <= 100 and re.match(rule[0], value)):
+            raise ValueError(f"'{info.field_name}' {rule[1]}, not '{value[:100]}'")
+        return value
 
     @field_validator("value", mode="before")
     @classmethod
