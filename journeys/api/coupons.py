@@ -171,7 +171,8 @@ async def customer_coupons(
     def load() -> list[CouponOut] | None:
         if state.store.customers.get(customer_id) is None:
             return None
-        return [_out(state, c) for c in state.store.coupons.for_customer(customer_id)]
+        coupons = state.store.coupons.for_customer(customer_id)
+        return [CouponOut(**view) for view in state.store.coupons.views(coupons, utcnow())]
 
     found = await asyncio.to_thread(load)
     if found is None:

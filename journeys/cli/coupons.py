@@ -66,8 +66,7 @@ def list_coupons(
     store = open_store()
     now = utcnow()
     table = Table("code", "offer", "worth", "status", "valid through", "order")
-    for coupon in store.coupons.for_customer(customer):
-        view = store.coupons.view(coupon, now)
+    for view in store.coupons.views(store.coupons.for_customer(customer), now):
         worth = (
             f"{view['percent']}%"
             if view["kind"] == "percent"
