@@ -349,8 +349,7 @@ def _issue_in(
         coupon.code = _take(session, request.pool, coupon.id)
     else:
         coupon.code = _fresh_code(session, codes, coupon.id)
-    session.add(coupon)
-    session.flush()
+    session.add(coupon)  # written by the caller's commit
     return _issued(coupon, zone), ""
 
 
