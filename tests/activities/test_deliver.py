@@ -407,5 +407,6 @@ def test_build_activities_registers_every_contract_name(store: Store, templates:
         "record_fact",
         "record_facts",
         "record_entry",
+        "issue_coupon",
     }
     assert set(default_adapters(store)) == {"email", "sms", "push"}
