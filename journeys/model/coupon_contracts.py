@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -30,9 +30,6 @@ class IssuedCoupon(BaseModel):
     issued_at: datetime
     expires_at: datetime  # the first instant it is no longer valid (local midnight)
     expires_on: date  # the last local day it is valid
-
-    def template_value(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 class CouponRequest(BaseModel):
