@@ -27,7 +27,7 @@ async def test_validate_accepts_the_shipped_scenarios(tmp_path: Path) -> None:
     code, out = await run("validate", env=environment(tmp_path))
 
     assert code == 0, out
-    assert "4 scenario(s) OK: abandoned-cart, birthday, points-expiry, vip-invite" in out
+    assert "5 scenario(s) OK: abandoned-cart, birthday, points-expiry, vip-invite, win-back" in out
 
 
 async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: Path) -> None:
