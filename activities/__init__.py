@@ -11,6 +11,7 @@ from typing import Any
 
 from activities.badges import BadgeActivities
 from activities.channels import ChannelAdapter, default_adapters
+from activities.coupons import CouponActivities
 from activities.deliver import DeliveryActivities
 from activities.journey_context import JourneyContextActivities
 from journeys.delivery.governance import Governance
@@ -19,7 +20,12 @@ from journeys.loyalty.program import LoyaltyProgram
 from journeys.rendering.templating import Expressions, Templates
 from journeys.store import Store
 
-__all__ = ["DeliveryActivities", "JourneyContextActivities", "build_activities"]
+__all__ = [
+    "CouponActivities",
+    "DeliveryActivities",
+    "JourneyContextActivities",
+    "build_activities",
+]
 
 
 def build_activities(
@@ -43,6 +49,7 @@ def build_activities(
     )
     context = JourneyContextActivities(store, expressions, program)
     badges = BadgeActivities(store)
+    coupons = CouponActivities(store, program)
     return [
         delivery.deliver,
         context.evaluate_condition,
@@ -53,4 +60,5 @@ def build_activities(
         context.record_facts,
         context.record_entry,
         badges.award_badge,
+        coupons.issue_coupon,
     ]

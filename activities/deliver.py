@@ -167,7 +167,14 @@ class DeliveryActivities:
         ctx = request.context
         customer = plan.customer
         context = build_context(
-            customer, ctx.event, ctx.now, ctx.last_event, plan.loyalty, ctx.vars, plan.counters
+            customer,
+            ctx.event,
+            ctx.now,
+            ctx.last_event,
+            plan.loyalty,
+            ctx.vars,
+            plan.counters,
+            ctx.coupon,
         )
         # Signed answer links, one invitation per journey entry (an entry from before
         # entry ids were sent: its delivery key, unique per send); issued at the journey's

@@ -104,6 +104,7 @@ class JourneyContextActivities:
             loyalty,
             journey.vars,
             counters,
+            journey.coupon,
         )
 
     def _evaluate(self, source: str, context: dict[str, Any]) -> Any:

@@ -235,6 +235,7 @@ class JourneyWorkflow:
         p.entries += 1
         p.entered_at = workflow.now()
         p.exit_reason, p.goal_reached_at, p.inbox = "", None, []
+        p.coupon = None  # a coupon belongs to the entry that issued it
         await self.fact("entered")
         return "restarted" if restarting else "entered"
 
@@ -318,6 +319,7 @@ class JourneyWorkflow:
             last_event=p.last_event,
             now=workflow.now(),
             vars=self.scenario.vars,
+            coupon=p.coupon,
         )
 
     def deadline(self, compute: Callable[[datetime], datetime]) -> datetime:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         WaitUntilStep,
     )
 
+from workflows.coupon_step import run_coupon
 from workflows.local_calls import StepFailed, call_local
 from workflows.step_journey import StepJourney
 
@@ -265,4 +266,5 @@ HANDLERS: dict[str, Handler] = {
     "update": run_update,
     "exit": run_exit,
     "jump": run_jump,
+    "coupon": run_coupon,
 }

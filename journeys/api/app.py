@@ -24,6 +24,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from journeys.api import (
+    coupons,
     customers,
     errors,
     events,
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(unsubscribe.router)
     app.include_router(surveys.router)
     app.include_router(provider_events.router)
+    app.include_router(coupons.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -189,6 +191,10 @@ Send customer events and profiles; every `/v1` call needs `Authorization: Bearer
   `POST /v1/referrals` — `{"code", "customer_id"}`: a friend signed up with a code.
 * `GET /v1/kpis?since=&until=&by=&series=` — the program's KPIs over a period, by tier or
   segment, as a daily, weekly or monthly series.
+* `POST /v1/coupons/{code}/redeem` — `{"customer_id", "order_id", "amount"?}`: redeems a
+  coupon once per order (`409` with the reason when it cannot be); `POST
+  /v1/coupons/{code}/return` — `{"order_id"}`: the order was cancelled; `GET
+  /v1/coupons/{code}`, `GET /v1/customers/{id}/coupons`.
 
 A bad request gets a `4xx` whose message names the field; nothing is written. A body over
 the limit (`JOURNEYS_API_MAX_BODY_BYTES`, 1 MiB; `JOURNEYS_API_MAX_BATCH_BODY_BYTES`, 4 MiB,

@@ -39,6 +39,7 @@ _MAPPING_EXAMPLE = {
     "wait_for": "{event, timeout}",
     "split": "{variants: [{name, weight, steps}]}",
     "update": "{set: {attribute: value}} or {points: 200}",
+    "coupon": "{id, percent: 15, valid_for: 30d}",
 }
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}$")
 # Model field → the word the marketer wrote, for messages.
@@ -142,7 +143,7 @@ class _Normalizer:
             channel = out.pop("channel")
             _put(out, "channels", [channel] if isinstance(channel, str) else channel, out.line)
         out.setdefault("id", f"{kind}-{self.counter}")
-        for key in ("then", "otherwise", "received", "timed_out"):
+        for key in ("then", "otherwise", "received", "timed_out", "limit_reached"):
             if key in out:
                 out[key] = self.steps(out[key], out.line_of(key))
         if kind == "split" and isinstance(out.get("variants"), list):

@@ -27,6 +27,7 @@ from journeys.model.local_time import to_moment
 from journeys.model.profile import PROFILE_FIELDS, check_profile_value
 from journeys.model.scenario import (
     AnyStep,
+    CouponStep,
     ExitStep,
     IfStep,
     Scenario,
@@ -369,6 +370,8 @@ def _terminates(step: AnyStep) -> bool:
     """True when every way through the step ends the journey (exit, or exits on all branches)."""
     if isinstance(step, ExitStep):
         return True
+    if isinstance(step, CouponStep):  # an issued coupon always goes on to the next step
+        return False
     blocks = [block for _, block in step.children()]
     return bool(blocks) and all(any(_terminates(s) for s in block) for block in blocks)
 

@@ -22,6 +22,7 @@ from journeys.cli.common import command_settings as _settings
 from journeys.cli.common import fail as _fail
 from journeys.cli.common import open_store as _store
 from journeys.cli.common import until_interrupted
+from journeys.cli.coupons import coupons_app
 from journeys.cli.customers import customers_app
 from journeys.cli.events import events_app
 from journeys.cli.kpis import kpis
@@ -66,6 +67,7 @@ app.command("stats")(stats)
 app.command("kpis")(kpis)
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(events_app, name="events")
+app.add_typer(coupons_app, name="coupons")
 
 
 def _logging(verbose: bool = False) -> None:

@@ -139,6 +139,8 @@ class KpiRules(_Strict):
 
 
 class LoyaltyProgram(_Strict):
+    # The shop's currency (ISO 4217): amounts here, and value coupons that name none.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     purchase_event: str = "purchase"
     amount_property: str = "amount"
     points: PointsRules = PointsRules()

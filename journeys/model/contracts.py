@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from journeys.model.channels import ChannelName
+from journeys.model.coupon_contracts import IssuedCoupon
 from journeys.model.events import Event
 from journeys.model.scenario import Purpose, ReentryPolicy
 
@@ -24,6 +25,7 @@ class JourneyContext(BaseModel):
     last_event: Event | None = None
     now: datetime
     vars: dict[str, Any] = Field(default_factory=dict)  # the scenario's constants
+    coupon: IssuedCoupon | None = None  # the last one a coupon step issued in this entry
 
 
 class FactRequest(BaseModel):

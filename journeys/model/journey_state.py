@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from journeys.model.coupon_contracts import IssuedCoupon
 from journeys.model.events import Event
 from journeys.model.scenario import Scenario
 
@@ -77,6 +78,8 @@ class JourneyProgress(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     goal_reached_at: datetime | None = None
     exit_reason: str = ""
+    # The last coupon a ``coupon`` step issued in this entry (``coupon`` in templates).
+    coupon: IssuedCoupon | None = None
 
 
 class JourneyInput(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from journeys.model.scenario import AnyStep, IfStep, SplitStep, WaitForStep
+from journeys.model.scenario import AnyStep, CouponStep, ExitStep, IfStep, SplitStep, WaitForStep
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class Op:
     """One operation. ``kind`` is the step kind, or ``jump`` for block ends.
 
     targets: ``if`` → (else_at,); ``wait_for`` → (timed_out_at,); ``split`` → one start per
-    variant; ``jump`` → (to,). Falling through always means ``pc + 1``.
+    variant; ``coupon`` → (limit_reached_at,); ``jump`` → (to,). Falling through always
+    means ``pc + 1``.
     """
 
     kind: str
@@ -44,6 +45,8 @@ def _emit_block(steps: list[AnyStep], ops: list[Op]) -> None:
             _emit_two_way(step, step.received, step.timed_out, ops)
         elif isinstance(step, SplitStep):
             _emit_split(step, ops)
+        elif isinstance(step, CouponStep):
+            _emit_two_way(step, [], [*step.limit_reached, limit_reached_exit(step)], ops)
         else:
             ops.append(Op(step.kind, step))
 
@@ -60,6 +63,13 @@ def _emit_two_way(
     ops[head] = Op(step.kind, step, (len(ops),))
     _emit_block(second, ops)
     ops[jump] = Op("jump", None, (len(ops),))
+
+
+def limit_reached_exit(step: CouponStep) -> ExitStep:
+    """Where a coupon step's limit-reached path ends: the entry ends there, so the steps
+    after the coupon step (which talk about the coupon) never run without one."""
+    reason = f"coupon limit reached at step '{step.id}'"
+    return ExitStep(id=f"{step.id}.limit-reached", reason=reason)
 
 
 def _emit_split(step: SplitStep, ops: list[Op]) -> None:

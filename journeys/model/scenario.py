@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -218,8 +219,81 @@ class ExitStep(Step):
     reason: str = "exit step"
 
 
+_COUPON_NAMES = {
+    "offer": (
+        r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$",
+        "must be 1-100 letters, digits, '.', '_', ':', '/', '-'",
+    ),
+    "pool": (r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "must be 1-100 letters, digits, '.', '_', '-'"),
+    "currency": (r"^[A-Z]{3}$", "must be a three-letter ISO 4217 code such as EUR or USD"),
+}
+MAX_COUPON_VALUE = Decimal("1000000")
+MAX_PER_CUSTOMER = 1000
+
+
+class CouponStep(Step):
+    """Issues one coupon to the customer, once per journey entry (see ``workflows.coupon_step``).
+
+    Worth ``percent`` (1-100) or ``value`` (an amount in ``currency``, by default the
+    shop's), valid for ``valid_for``; its code is generated, or the next unused one of an
+    imported ``pool``. ``per_customer`` caps how many coupons of the ``offer`` (default
+    ``<scenario id>/<step id>``) a customer ever gets, across entries and scenarios; past
+    it no coupon is issued, the ``limit_reached`` steps run instead of the rest, and the
+    entry ends: a message promising a coupon is never sent without one.
+    """
+
+    kind: Literal["coupon"] = "coupon"
+    offer: str | None = None
+    percent: int | None = Field(default=None, ge=1, le=100)
+    value: Decimal | None = Field(default=None, gt=0, le=MAX_COUPON_VALUE, decimal_places=2)
+    currency: str | None = None
+    pool: str | None = None
+    valid_for: PositiveDuration
+    per_customer: int | None = Field(default=None, ge=1, le=MAX_PER_CUSTOMER)
+    limit_reached: list[AnyStep] = Field(default_factory=list)
+
+    @field_validator("offer", "pool", "currency")
+    @classmethod
+    def _names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        rule = _COUPON_NAMES[str(info.field_name)]
+        if value is not None and not (len(value) <= 100 and re.match(rule[0], value)):
+            raise ValueError(f"'{info.field_name}' {rule[1]}, not '{value[:100]}'")
+        return value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _exact(cls, value: Any) -> Any:
+        """``5.1`` in YAML is a float: read it as written (``5.10``), never ``5.0999...``."""
+        return Decimal(str(value)) if isinstance(value, float) else value
+
+    @model_validator(mode="after")
+    def _worth(self) -> CouponStep:
+        if (self.percent is None) == (self.value is None):
+            raise ValueError(
+                "a coupon is worth either 'percent' (1-100) or 'value' (an amount): "
+                "write exactly one of them"
+            )
+        if self.currency is not None and self.value is None:
+            raise ValueError("'currency' goes with 'value', not with 'percent'")
+        return self
+
+    def children(self) -> Iterator[tuple[str, list[AnyStep]]]:
+        yield "limit_reached", self.limit_reached
+
+    def offer_name(self, scenario_id: str) -> str:
+        return self.offer or f"{scenario_id}/{self.id}"
+
+
 AnyStep = Annotated[
-    WaitStep | WaitUntilStep | WaitForStep | IfStep | SplitStep | SendStep | UpdateStep | ExitStep,
+    WaitStep
+    | WaitUntilStep
+    | WaitForStep
+    | IfStep
+    | SplitStep
+    | SendStep
+    | UpdateStep
+    | ExitStep
+    | CouponStep,
     Field(discriminator="kind"),
 ]
 STEP_MODELS: tuple[type[Step], ...] = get_args(get_args(AnyStep)[0])
@@ -412,5 +486,5 @@ def walk_steps(steps: list[AnyStep]) -> Iterator[AnyStep]:
             yield from walk_steps(block)
 
 
-for _model in (WaitForStep, IfStep, SplitVariant, SplitStep, Scenario):
+for _model in (WaitForStep, IfStep, SplitVariant, SplitStep, CouponStep, Scenario):
     _model.model_rebuild()

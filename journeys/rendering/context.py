@@ -1,8 +1,10 @@
 """What templates and expressions see: ``customer``, ``event``, ``last_event``, ``now``, the
 loyalty snapshot (``points``, the wallet; ``tier``; ``segment``, from RFM; ``referral``,
 the customer's referral code), ``counters`` (``loyalty.yaml`` counters as of the trigger
-event) and the scenario's constants, ``vars``. Messages also get ``survey_url(score)``, the
-signed answer link, from the deliver activity (a sample one here).
+event), the scenario's constants, ``vars``, and ``coupon``, the last coupon a coupon step
+issued in this entry (``None`` before one: ``{% if coupon %}`` works, ``coupon.code`` is an
+error). Messages also get ``survey_url(score)``, the signed answer link, from the deliver
+activity (a sample one here).
 
 Customer attributes are lifted to the top (``customer.first_name``) because that is how a
 marketer thinks of them; the fixed profile fields win over an attribute of the same name.
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from journeys.model.coupon_contracts import IssuedCoupon
 from journeys.model.events import Event
-from journeys.model.scenario import Scenario
+from journeys.model.scenario import CouponStep, Scenario
 from journeys.model.surveys import score_problem, survey_name_problem
 from journeys.rendering.templating import (
     SAMPLE_CUSTOMER,
@@ -80,6 +84,7 @@ def build_context(
     loyalty: dict[str, Any] | None = None,
     constants: dict[str, Any] | None = None,
     counters: Mapping[str, int] | None = None,
+    coupon: IssuedCoupon | None = None,
 ) -> dict[str, Any]:
     """``loyalty``: ``store.loyalty.snapshot`` (points, tier, segment), read with the customer.
     ``counters``: what the journey sees as ``counters`` (``store.counters.view``); by
@@ -98,6 +103,7 @@ def build_context(
         "counters": counters,
         "referral": loyalty.get("referral") or {},  # read only for sources that name it
         "vars": constants or {},
+        "coupon": coupon.model_dump() if coupon is not None else None,
     }
 
 
@@ -131,6 +137,7 @@ def sample_context(scenario: Scenario, counters: Collection[str] | None = None) 
         "segment": sample.segment,
         "referral": SAMPLE_REFERRAL,
     }
+    coupons = [step for step in scenario.walk() if isinstance(step, CouponStep)]
     context = build_context(
         customer,
         event,
@@ -139,6 +146,7 @@ def sample_context(scenario: Scenario, counters: Collection[str] | None = None) 
         loyalty=loyalty,
         constants=scenario.vars,
         counters=counts,
+        coupon=_sample_coupon(scenario, coupons[0]) if coupons else None,
     )
     context["event"]["counters"] = counts
     if last_event is None:
@@ -162,3 +170,21 @@ def sample_survey_url(default_survey: str) -> Callable[..., str]:
         return f"{SAMPLE_SURVEY_BASE}sample-{quote(name, safe='')}-{score}"
 
     return make
+
+
+def _sample_coupon(scenario: Scenario, step: CouponStep) -> IssuedCoupon:
+    """The first coupon step's coupon, with a sample code: templates validate against what
+    the step would issue (a scenario without a coupon step has ``coupon`` None, so a
+    template there that prints ``coupon.code`` fails validation)."""
+    now = sample_now()
+    return IssuedCoupon(
+        code="SAMPLE8K",
+        offer=step.offer_name(scenario.id),
+        kind="percent" if step.percent is not None else "value",
+        percent=step.percent,
+        value=step.value if step.value is None else Decimal(step.value),
+        currency=(step.currency or "EUR") if step.value is not None else None,
+        issued_at=now,
+        expires_at=now + step.valid_for,
+        expires_on=(now + step.valid_for).date(),
+    )

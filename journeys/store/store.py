@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from journeys.store import (  # noqa: F401
     access_tables,
     counter_tables,
+    coupon_tables,
     loyalty_tables,
     tables,
     tracking_tables,
@@ -25,6 +26,7 @@ from journeys.store.audiences import Audiences
 from journeys.store.badges import Badges
 from journeys.store.consent import Consent
 from journeys.store.counters import Counters
+from journeys.store.coupons import Coupons
 from journeys.store.customers import Customers
 from journeys.store.engine import Database, add_missing_columns
 from journeys.store.entries import Journeys
@@ -57,6 +59,7 @@ class Store:
         self.counters = Counters(self.database)
         self.badges = Badges(self.database)
         self.kpis = Kpis(self.database)
+        self.coupons = Coupons(self.database)
 
     @property
     def url(self) -> str:

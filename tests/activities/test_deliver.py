@@ -408,5 +408,6 @@ def test_build_activities_registers_every_contract_name(store: Store, templates:
         "record_facts",
         "record_entry",
         "award_badge",
+        "issue_coupon",
     }
     assert set(default_adapters(store)) == {"email", "sms", "push"}

@@ -327,7 +327,7 @@ def test_steps_without_a_shorthand_need_a_mapping() -> None:
 def test_unknown_step_kind_suggests_the_nearest() -> None:
     assert problems("steps:\n  - wiat: 1h\n") == [
         "s.yaml:5: a step needs exactly one of wait, wait_until, wait_for, if, split, send, "
-        "update, exit (found: wiat); did you mean 'wait'?"
+        "update, exit, coupon (found: wiat); did you mean 'wait'?"
     ]
 
 

@@ -577,7 +577,7 @@ def test_shipped_messages_read_well(locale: str) -> None:
                     assert parser.errors == [] and parser.open == [], message.template_file
                     assert re.search(r"https://\S+", message.text), "text part has the link"
                 rendered += 1
-    assert rendered == 29  # every channel of every send step of the shipped scenarios
+    assert rendered == 35  # every channel of every send step of the shipped scenarios
 
 
 def test_locale_variants_are_found_by_their_exact_name(project: Path) -> None:

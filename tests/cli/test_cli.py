@@ -38,9 +38,10 @@ async def test_validate_accepts_the_shipped_scenarios(tmp_path: Path) -> None:
             "subscription-renewal",
             "vip-invite",
             "vip-private-sale",
+            "win-back",
         ]
     )
-    assert f"9 scenario(s) OK: {shipped}" in out
+    assert f"10 scenario(s) OK: {shipped}" in out
 
 
 async def test_validate_prints_each_problem_as_one_file_line_message(tmp_path: Path) -> None:

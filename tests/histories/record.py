@@ -117,6 +117,20 @@ async def cart_batched_facts(d: JourneyDriver) -> tuple[str, str]:
     return "abandoned-cart", c
 
 
+async def win_back_redeemed(d: JourneyDriver) -> tuple[str, str]:
+    """A coupon step, its code in the offer, and the redemption's coupon.redeemed received."""
+    from journeys.temporal.relay import route_pending
+
+    c = d.customer(first_name="Ana")
+    await d.send(c, "scheduled.win-back", last_seen_at="2026-01-01T10:00:00+00:00")
+    await d.idle("win-back", c)
+    [coupon] = d.store.coupons.for_customer(c)
+    assert coupon.code is not None
+    d.store.coupons.redeem(coupon.code, customer_id=c, order_id="order-1", at=datetime.now(UTC))
+    await route_pending(d.store, d.router, customer_id=c)
+    return "win-back", c
+
+
 SCRIPTS = {
     "cart_full_with_sms": cart_full_with_sms,
     "cart_restart_then_order": cart_restart_then_order,
@@ -126,6 +140,7 @@ SCRIPTS = {
     "expiry_by_hand_without_dates": expiry_by_hand_without_dates,
     "birthday_structured_keys": birthday_structured_keys,
     "cart_batched_facts": cart_batched_facts,
+    "win_back_redeemed": win_back_redeemed,
 }
 
 if __name__ == "__main__":
