@@ -107,8 +107,8 @@ def test_bad_literal_values(project: Path) -> None:
     write({"scenarios/a.yaml": scenario(steps, "category: promo\nentry: {reentry: twice}\n")})
     assert check() == [
         "scenarios/a.yaml:4: 'category' must be 'marketing' or 'transactional' (got 'promo')",
-        "scenarios/a.yaml:5: 'entry': 'reentry' must be 'restart', 'ignore', 'once' or "
-        "'once_per' (got 'twice')",
+        "scenarios/a.yaml:5: 'entry': 'reentry' must be 'restart', 'ignore', 'once', "
+        "'once_per' or 'queue' (got 'twice')",
         "scenarios/a.yaml:7: step 'hi': 'channel' must be 'email', 'sms' or 'push' (got 'fax')",
     ]
 
@@ -577,7 +577,7 @@ def test_shipped_messages_read_well(locale: str) -> None:
                     assert parser.errors == [] and parser.open == [], message.template_file
                     assert re.search(r"https://\S+", message.text), "text part has the link"
                 rendered += 1
-    assert rendered == 35  # every channel of every send step of the shipped scenarios
+    assert rendered == 37  # every channel of every send step of the shipped scenarios
 
 
 def test_locale_variants_are_found_by_their_exact_name(project: Path) -> None:
