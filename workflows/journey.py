@@ -19,10 +19,11 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from journeys.model import contracts as c
     from journeys.model import journey_keys
-    from journeys.model.events import Event
+    from journeys.model.events import Event, encoded_size
     from journeys.model.journey_state import (
         CARRIED_INPUT_BYTES,
         INBOX_LIMIT,
+        QUEUED_TRIGGERS_BYTES,
         QUEUED_TRIGGERS_LIMIT,
         SEEN_IDS_LIMIT,
         TIMELINE_LIMIT,
@@ -117,6 +118,9 @@ class JourneyWorkflow:
                 await self._run_entry()
             elif p.status == "holding":
                 await self._hold()
+            elif p.queued_triggers:  # reentry queue: the next trigger that came meanwhile
+                p.queue = [p.queued_triggers[0], *p.queue]
+                p.queued_triggers = p.queued_triggers[1:]
             elif p.status == "waiting-for-trigger":
                 await self.flush_facts()
                 await workflow.wait_condition(lambda: bool(p.queue))
@@ -157,11 +161,6 @@ class JourneyWorkflow:
                 period = min(period, MAX_WAIT)
             p.status, p.hold_until = "holding", p.entered_at + period
             self.note("hold", f"re-entry closed until {p.hold_until.isoformat()}")
-        # reentry queue: the first trigger that came meanwhile enters now; the others wait for
-        # the end of its entry (only that policy queues any: the others run as they always did).
-        if p.queued_triggers:
-            p.queue = [p.queued_triggers[0], *p.queue]
-            p.queued_triggers = p.queued_triggers[1:]
 
     async def _hold(self) -> None:
         """once_per: stay alive for the period so that triggers inside it are seen and ignored."""
@@ -211,15 +210,15 @@ class JourneyWorkflow:
         p = self.progress
         if event.name in self.scenario.exit_on and p.status == "running":
             p.exit_reason = f"exit on {event.name}"
+            if p.queued_triggers:  # they came before the exit: it ends them too
+                dropped, p.queued_triggers = len(p.queued_triggers), []
+                return f"exit (and {dropped} queued entries dropped)"
             return "exit"
         if event.name != self.scenario.trigger.event:
             return ""
         policy = self.scenario.entry.reentry
         if p.status == "running" and policy == "queue":
-            if len(p.queued_triggers) >= QUEUED_TRIGGERS_LIMIT:
-                return f"not queued: {QUEUED_TRIGGERS_LIMIT} entries already waiting"
-            p.queued_triggers = [*p.queued_triggers, event]
-            return "queued: enters when the current entry ends"
+            return self._enqueue(event)
         if p.status == "holding" or (p.status == "running" and policy != "restart"):
             return f"ignored: re-entry policy '{policy}'"
         restarting = p.status == "running"
@@ -238,6 +237,18 @@ class JourneyWorkflow:
         p.coupon = None  # a coupon belongs to the entry that issued it
         await self.fact("entered")
         return "restarted" if restarting else "entered"
+
+    def _enqueue(self, trigger: Event) -> str:
+        """reentry queue: keeps the trigger for an entry of its own after the current one,
+        within bounds that keep the carried input under Temporal's payload limit."""
+        p = self.progress
+        queued = [*p.queued_triggers, trigger]
+        if len(queued) > QUEUED_TRIGGERS_LIMIT:
+            return f"not queued: {QUEUED_TRIGGERS_LIMIT} entries already waiting"
+        if sum(encoded_size(e) for e in queued) > QUEUED_TRIGGERS_BYTES:
+            return f"not queued: the waiting entries' events are over {QUEUED_TRIGGERS_BYTES} bytes"
+        p.queued_triggers = queued
+        return "queued: enters when the current entry ends"
 
     async def _may_enter(self, trigger: Event) -> bool:
         """The entry filter, then — for ``once`` — the durable record of past entries."""

@@ -23,6 +23,7 @@ MESSAGES_LIMIT = 200
 INBOX_LIMIT = 100
 # reentry queue: entries that may wait their turn (a workflow input must stay small).
 QUEUED_TRIGGERS_LIMIT = 100
+QUEUED_TRIGGERS_BYTES = 256 * 1024  # well inside CARRIED_INPUT_BYTES with everything else
 # What a journey carries into continue-as-new, as JSON, at most: Temporal refuses a payload
 # over 2 MiB (the server's default blob limit), which would fail the workflow task for ever.
 CARRIED_INPUT_BYTES = 1024 * 1024

@@ -95,7 +95,8 @@ def _broadcast_schedule(scenario: Scenario, moment: datetime, task_queue: str) -
     return Schedule(
         action=_scan(scenario, task_queue, at=utc),
         spec=ScheduleSpec(calendars=[calendar], time_zone_name="UTC"),
-        # Missed while the server was down: run within the hour, never long after the date.
+        # Missed while the server was down: caught up within the policy's window; a worker
+        # starting after the moment deletes it instead (``broadcast_is_past``).
         policy=_policy(),
         state=ScheduleState(
             note=f"broadcast of {scenario.id} at {utc.isoformat()}",

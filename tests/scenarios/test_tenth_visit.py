@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from journeys.app.driver import JourneyDriver
+import asyncio
+
+from journeys.app.driver import JourneyDriver, eventually
 
 TENTH_VISIT = "tenth-visit"
 
@@ -36,3 +38,27 @@ async def test_the_tenth_and_twentieth_visits_each_earn_one_voucher_in_the_messa
     ]
     for message in messages:  # each message carries one of the two codes, none carries both
         assert sum(str(c.code) in message.text for c in coupons) == 1
+
+
+async def test_a_burst_of_visits_still_gives_the_twentieth_its_voucher(
+    journeys: JourneyDriver,
+) -> None:
+    """Visits 10 to 20 routed at once: the 20th comes while the 10th's entry runs and waits
+    its turn (reentry queue) behind visits that do not enter (11 to 19)."""
+    customer = journeys.customer("burst")
+    for n in range(1, 10):
+        await visit(journeys, customer, f"{customer}-v{n}")
+
+    await asyncio.gather(
+        *(
+            journeys.send(customer, "store.visit", f"{customer}-v{n}", store="Lyon")
+            for n in range(10, 21)
+        )
+    )
+
+    async def two_vouchers() -> None:
+        await journeys.finish(TENTH_VISIT, customer)
+        assert journeys.sent(customer) == [("voucher-message", "email")] * 2
+
+    await eventually(two_vouchers)
+    assert len(journeys.store.coupons.for_customer(customer)) == 2

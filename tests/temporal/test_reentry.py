@@ -19,12 +19,22 @@ id: reentry-{policy}
 name: Re-entry {policy}
 trigger: {{event: promo.{policy}}}
 entry: {{reentry: {policy}}}
+exit_on: [promo.stop]
 steps:
   - wait: 1h
   - send: {{id: promo, channel: email, template: abandoned_cart/reminder}}
 """
 
 POLICIES = ("once", "ignore", "queue")
+FILTERED_QUEUE = """
+id: reentry-filtered
+name: Queued triggers behind an entry filter
+trigger: {event: promo.filtered}
+entry: {if: "event.cart_total > 5", reentry: queue}
+steps:
+  - wait: 1h
+  - send: {id: promo, channel: email, template: abandoned_cart/reminder}
+"""
 
 
 @pytest.fixture
@@ -32,6 +42,7 @@ def driver(
     temporal: WorkflowEnvironment, worker: None, settings: Settings, store: Store
 ) -> JourneyDriver:
     scenarios = [parse_scenario(SCENARIO.format(policy=p), f"{p}.yaml") for p in POLICIES]
+    scenarios.append(parse_scenario(FILTERED_QUEUE, "filtered.yaml"))
     router = Router(temporal.client, ScenarioRegistry(scenarios), settings.task_queue)
     return JourneyDriver(temporal, router, store)
 
@@ -88,3 +99,38 @@ async def test_queue_enters_each_trigger_in_turn_after_the_running_entry(
         ("third", "entered"),
     ]
     assert driver.sent(customer) == [("promo", "email")] * 3  # one per entry, none cut short
+
+
+async def test_an_exit_event_ends_the_entry_and_the_entries_queued_behind_it(
+    driver: JourneyDriver,
+) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "promo.queue", "first", cart_total=5, **CART_PROPS)
+    await driver.idle("reentry-queue", customer)
+    await driver.send(customer, "promo.queue", "second", cart_total=6, **CART_PROPS)
+    await driver.send(customer, "promo.stop", "stop")
+
+    state = await driver.finish("reentry-queue", customer)
+
+    assert state.entries == 1 and state.status == "exited"
+    assert state.events[-1].effect == "exit (and 1 queued entries dropped)"
+    assert driver.sent(customer) == []
+
+
+async def test_a_queued_trigger_that_does_not_enter_lets_the_next_one_in(
+    driver: JourneyDriver,
+) -> None:
+    customer = driver.customer()
+    await driver.send(customer, "promo.filtered", "first", cart_total=6, **CART_PROPS)
+    await driver.idle("reentry-filtered", customer)
+    await driver.send(customer, "promo.filtered", "small", cart_total=1, **CART_PROPS)
+    await driver.send(customer, "promo.filtered", "third", cart_total=7, **CART_PROPS)
+
+    state = await driver.finish("reentry-filtered", customer)
+
+    assert state.entries == 2 and state.status == "completed"
+    assert [(e.id, e.effect) for e in state.events][-2:] == [
+        ("small", "did not enter"),
+        ("third", "entered"),
+    ]
+    assert driver.sent(customer) == [("promo", "email")] * 2
