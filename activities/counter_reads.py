@@ -1,4 +1,6 @@
-"""Reading ``counters`` and ``customer.badges`` for a journey's context, only when used.
+"""Reading what a journey's context needs from the store, only what its sources use: the
+loyalty snapshot (``points``, ``tier``, ``segment``, ``referral``), ``counters`` and
+``customer.badges``.
 
 Shared by the context activities (conditions, updates) and the deliver activity. A journey
 sees the counters its trigger event carries (the count as of that event, this one
@@ -16,7 +18,25 @@ from typing import Any
 from journeys.loyalty.counters import CounterRule
 from journeys.model.contracts import JourneyContext
 from journeys.rendering.store_reads import BADGES, COUNTERS
+from journeys.rendering.templating import LOYALTY_NAMES, REFERRAL_NAME
 from journeys.store import Store
+
+
+def used_reads(
+    store: Store,
+    rules: Mapping[str, CounterRule],
+    journey: JourneyContext,
+    customer: dict[str, Any],
+    used: frozenset[str] | None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, int] | None]:
+    """The customer (with badges), the loyalty snapshot and the counters, each read only
+    when ``used`` names it (None: all, but a referral code, which is made on first ask)."""
+    loyalty: dict[str, Any] = {}
+    if used is None or used & LOYALTY_NAMES:
+        referral = used is not None and REFERRAL_NAME in used
+        loyalty = store.loyalty.snapshot(journey.customer_id, journey.now, referral=referral)
+    counters = counters_seen(store, rules, journey, used)
+    return with_badges(store, customer, used), loyalty, counters
 
 
 def with_badges(

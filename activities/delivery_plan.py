@@ -20,13 +20,13 @@ from typing import Any, NoReturn
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.counter_reads import counters_seen, with_badges
+from activities.counter_reads import used_reads
 from activities.ledger import decision, is_reserved, reserved_recipient, result_from_ledger
 from journeys.delivery.governance import Governance
 from journeys.loyalty.counters import CounterRule
 from journeys.model.channels import SPECS
 from journeys.model.contracts import ChannelDecision, DeliverRequest, DeliverResult
-from journeys.rendering.templating import LOYALTY_NAMES, REFERRAL_NAME, Templates
+from journeys.rendering.templating import Templates
 from journeys.store import Store
 from journeys.store.tables import RESERVED, SENT, Delivery, blank_customer, customer_context
 
@@ -115,14 +115,10 @@ class DeliveryPlanner:
         if any(r.status == SENT for r in rows):
             return Plan(decisions=[], result=result_from_ledger(request, rows))
         customer = customer_context(row) if row is not None else blank_customer(customer_id)
-        loyalty: dict[str, Any] = {}
         used = self.templates.variables(request.template, request.channels)
-        if used & LOYALTY_NAMES:
-            loyalty = self.store.loyalty.snapshot(
-                customer_id, request.context.now, referral=REFERRAL_NAME in used
-            )
-        customer = with_badges(self.store, customer, used)
-        counters = counters_seen(self.store, self.counters, request.context, used)
+        customer, loyalty, counters = used_reads(
+            self.store, self.counters, request.context, customer, used
+        )
         ledger = {r.channel: r for r in rows}
         start = next((i for i, c in enumerate(request.channels) if is_reserved(ledger, c)), 0)
         settled = [decision(ledger[c]) for c in request.channels[:start] if c in ledger]

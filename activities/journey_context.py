@@ -20,7 +20,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.counter_reads import counters_seen, with_badges
+from activities.counter_reads import used_reads
 from journeys.loyalty.program import LoyaltyProgram
 from journeys.model.contracts import (
     CHANGE_POINTS,
@@ -51,8 +51,6 @@ from journeys.model.local_time import (
 )
 from journeys.rendering.context import build_context
 from journeys.rendering.templating import (
-    LOYALTY_NAMES,
-    REFERRAL_NAME,
     ExpressionError,
     Expressions,
     unwrap_expression,
@@ -90,12 +88,9 @@ class JourneyContextActivities:
     def _read_context(self, journey: JourneyContext, used: frozenset[str] | None) -> dict[str, Any]:
         customer_id = journey.customer_id
         customer = self.store.customers.get(customer_id) or blank_customer(customer_id)
-        customer = with_badges(self.store, customer, used)
-        loyalty: dict[str, Any] = {}
-        if used is None or used & LOYALTY_NAMES:
-            referral = used is not None and REFERRAL_NAME in used
-            loyalty = self.store.loyalty.snapshot(customer_id, journey.now, referral=referral)
-        counters = counters_seen(self.store, self.program.counters, journey, used)
+        customer, loyalty, counters = used_reads(
+            self.store, self.program.counters, journey, customer, used
+        )
         return build_context(
             customer,
             journey.event,

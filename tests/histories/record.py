@@ -17,6 +17,7 @@ from pathlib import Path
 
 from journeys.app.driver import JourneyDriver
 from journeys.authoring.registry import ScenarioRegistry
+from journeys.loyalty.program import LoyaltyProgram
 from journeys.process.settings import Settings
 from journeys.store import Store
 from journeys.temporal.embedded import start_time_skipping
@@ -38,7 +39,10 @@ async def record(names: list[str]) -> None:
         env = await start_time_skipping()
         try:
             async with build_worker(env.client, settings, store=store):
-                router = Router(env.client, ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir), "record")
+                program = LoyaltyProgram.load(REPO / "loyalty.yaml")
+                registry = ScenarioRegistry.load(settings.scenarios_dir, settings.templates_dir,
+                                                 counters=program.counters)
+                router = Router(env.client, registry, "record", loyalty=program, store=store)
                 driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
                 for name in names or list(SCRIPTS):
                     play = SCRIPTS[name]
@@ -131,6 +135,33 @@ async def win_back_redeemed(d: JourneyDriver) -> tuple[str, str]:
     return "win-back", c
 
 
+async def referral_queued(d: JourneyDriver) -> tuple[str, str]:
+    """reentry queue: a second referral.completed during the first entry waits its turn."""
+    c = d.customer(first_name="Ana")
+    for friend in ("Bob", "Cleo"):
+        await d.send(c, "referral.completed", f"{c}-{friend}", role="referrer", referral_id=1,
+                     code="K7Q2M9XP", referrer_id=c, referrer_first_name="Ana",
+                     friend_id=f"f-{friend}", friend_first_name=friend, purchase_amount=10.0,
+                     currency="EUR")
+    return "referral", c
+
+
+async def challenge_badge(d: JourneyDriver) -> tuple[str, str]:
+    """Counters carried by the trigger event, and an update step awarding a badge."""
+    from journeys.model.events import Event
+    from journeys.temporal.ingest import ingest
+
+    c = d.customer(first_name="Ana")
+    start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+    for day in (0, 12, 29):
+        event = Event(id=f"{c}-order-{day}", name="purchase", customer_id=c,
+                      properties={"amount": 20, "currency": "EUR"},
+                      occurred_at=start + timedelta(days=day))
+        await ingest(d.store, d.router, event)
+        await d.finish("purchase-challenge", c)
+    return "purchase-challenge", c
+
+
 SCRIPTS = {
     "cart_full_with_sms": cart_full_with_sms,
     "cart_restart_then_order": cart_restart_then_order,
@@ -141,6 +172,8 @@ SCRIPTS = {
     "birthday_structured_keys": birthday_structured_keys,
     "cart_batched_facts": cart_batched_facts,
     "win_back_redeemed": win_back_redeemed,
+    "referral_queued": referral_queued,
+    "challenge_badge": challenge_badge,
 }
 
 if __name__ == "__main__":
