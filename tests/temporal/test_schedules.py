@@ -32,7 +32,6 @@ async def test_schedules_are_created_updated_and_removed_with_their_scenario(
     assert done == {
         prefix + "birthday": "created",
         prefix + "points-expiry": "created",
-        prefix + "win-back": "created",
         daily_schedule_id(QUEUE): "created",
     }
     described = await temporal.client.get_schedule_handle(prefix + "birthday").describe()
