@@ -23,11 +23,13 @@ from typing import Any
 
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import FailureError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from journeys.app.driver import JourneyDriver
 from journeys.authoring.registry import ScenarioRegistry
 from journeys.files.yaml_lines import YamlSyntaxError, load_yaml_file
+from journeys.loyalty.program import LoyaltyProgram
 from journeys.model.durations import parse_duration
 from journeys.model.events import Event
 from journeys.model.journey_state import JourneyState, TimelineEntry
@@ -106,8 +108,15 @@ def read_events(path: Path) -> list[TimedEvent]:
 
 
 async def simulate(
-    scenario: Scenario, customer: dict[str, Any], events: list[TimedEvent], templates_dir: Path
+    scenario: Scenario,
+    customer: dict[str, Any],
+    events: list[TimedEvent],
+    templates_dir: Path,
+    program: LoyaltyProgram | None = None,
 ) -> Simulation:
+    """``program``: loyalty.yaml's rules, so purchases earn points and counters count in
+    the simulation as they would for real (the challenges read them)."""
+    program = program or LoyaltyProgram()
     with tempfile.TemporaryDirectory(prefix="journeys-simulate-") as folder:
         settings = Settings(
             data_dir=Path(folder), templates_dir=templates_dir, task_queue="simulate"
@@ -118,8 +127,12 @@ async def simulate(
         customer_id = str(profile.pop("id"))
         attributes = profile.pop("attributes", {})
         store.customers.upsert(customer_id, attributes=attributes, **profile)
-        async with private_server() as env, build_worker(env.client, settings, store=store):
-            router = Router(env.client, ScenarioRegistry([scenario]), settings.task_queue)
+        async with (
+            private_server() as env,
+            build_worker(env.client, settings, store=store, program=program),
+        ):
+            registry = ScenarioRegistry([scenario])
+            router = Router(env.client, registry, settings.task_queue, loyalty=program, store=store)
             driver = JourneyDriver(env, router, store)  # type: ignore[arg-type]
             state, failure = await _play(driver, scenario.id, customer_id, events)
             errors = [_error(e) for e in state.timeline if _is_error(e)]
@@ -169,7 +182,11 @@ async def _play(
     for number, timed in enumerate(events):
         if started and timed.at > elapsed and await driver.running(scenario_id, customer_id):
             await driver.idle(scenario_id, customer_id)
-            await driver.advance(scenario_id, customer_id, timed.at - elapsed)
+            try:
+                await driver.advance(scenario_id, customer_id, timed.at - elapsed)
+            except RPCError:  # it ended meanwhile (not entered, or done): no clock to move
+                if await driver.running(scenario_id, customer_id):
+                    raise
         elapsed = max(elapsed, timed.at)
         event = Event(
             id=f"sim-{number}",

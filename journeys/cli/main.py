@@ -347,6 +347,7 @@ def simulate(
     from journeys.app.simulate import simulate as run_simulation
     from journeys.authoring.registry import ScenarioRegistry
     from journeys.authoring.scenario_file import load_scenario
+    from journeys.loyalty.program import LoyaltyProgram
 
     settings = _settings()
     try:
@@ -358,7 +359,11 @@ def simulate(
         )
         result = until_interrupted(
             run_simulation(
-                chosen, read_customer(customer), read_events(events), settings.templates_dir
+                chosen,
+                read_customer(customer),
+                read_events(events),
+                settings.templates_dir,
+                LoyaltyProgram.load(settings.loyalty_file),
             )
         )
     except KeyError as err:  # str(KeyError) wraps the message in quotes

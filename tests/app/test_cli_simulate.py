@@ -179,3 +179,24 @@ async def test_simulate_prints_the_timeline_and_the_error_of_a_failing_step(
     assert out.strip().splitlines()[-1].startswith(
         "error: at step 'check': expression 'customer.vip_level > 2' fails:"
     ), out
+
+
+async def test_simulate_counts_events_for_a_challenge(tmp_path: Path) -> None:
+    """Counters are counted in a simulation as they are for real: the third purchase enters
+    the purchase challenge (``counters.purchases_30d >= 3``)."""
+    code, out = await run(
+        "simulate",
+        "purchase-challenge",
+        "--customer",
+        str(FIXTURES / "ana.yaml"),
+        "--events",
+        str(FIXTURES / "three_purchases.yaml"),
+        env=environment(tmp_path),
+        timeout=60,
+    )
+
+    assert code == 0, out
+    assert "purchase-challenge for ana: completed" in out
+    # The first two purchases do not enter (that journey ends), the third's does: its
+    # timeline is the one shown, so its message is at its own start.
+    assert [(customer, step) for _, customer, step in sent(out)] == [("ana", "congratulations")]
