@@ -12,6 +12,7 @@ into the event log in the same transaction, and the relay routes it to journeys 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -129,13 +130,7 @@ async def redeem(code: CodePath, body: RedeemIn, state: State, _: Authorized) ->
         )
         return _out(state, coupon)
 
-    try:
-        answer = await asyncio.to_thread(apply)
-    except (CouponNotFound, CouponRefused) as err:
-        raise _refusal(err) from None
-    if state.relay is not None:
-        state.relay.kick()
-    return answer
+    return await _change(state, apply)
 
 
 @router.post(
@@ -151,6 +146,12 @@ async def return_coupon(code: CodePath, body: ReturnIn, state: State, _: Authori
         coupon = state.store.coupons.return_(code, order_id=body.order_id, at=utcnow())
         return _out(state, coupon)
 
+    return await _change(state, apply)
+
+
+async def _change(state: ApiState, apply: Callable[[], CouponOut]) -> CouponOut:
+    """Runs a redemption or a return off the event loop; a refusal becomes its 404/409, and
+    the event it emitted is routed at once by the relay."""
     try:
         answer = await asyncio.to_thread(apply)
     except (CouponNotFound, CouponRefused) as err:

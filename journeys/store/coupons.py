@@ -24,10 +24,10 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,7 @@ from journeys.store.coupon_tables import (
     PoolCode,
 )
 from journeys.store.engine import Database
+from journeys.store.moments import aware_utc, customer_zone
 from journeys.store.tables import Customer
 from journeys.store.tracking_tables import derived_event
 
@@ -109,13 +110,13 @@ class Coupons:
         """The coupon for ``request.source_ref`` (issued now, or by an earlier attempt),
         or ``(None, reason)`` when the customer holds ``per_customer`` coupons of the offer
         already. Raises ``PoolEmpty`` when the pool has no code left (nothing is written)."""
-        at = _utc(request.at)
+        at = aware_utc(request.at, "coupon")
         codes = self._code_maker()
         for _ in range(_RETRIES):  # a conflict is a racing duplicate or a racing new customer
             with self._database.session() as session:
                 done = _by_ref(session, request.source_ref)
                 if done is not None:
-                    return _issued(done, _zone(session.get(Customer, done.customer_id))), ""
+                    return _issued(done, customer_zone(session.get(Customer, done.customer_id))), ""
                 try:
                     outcome = _issue_in(session, request, at, codes)
                     if outcome[0] is not None:
@@ -156,7 +157,7 @@ class Coupons:
         """Marks the coupon redeemed by ``order_id`` and emits ``coupon.redeemed``; the same
         order again returns the coupon and changes nothing. Raises ``CouponNotFound``, or
         ``CouponRefused`` (another customer's, redeemed by another order, expired)."""
-        at = _utc(at)
+        at = aware_utc(at, "coupon")
         for _ in range(_RETRIES):
             with self._database.session() as session:
                 coupon = _locked(session, code)
@@ -209,7 +210,7 @@ class Coupons:
         until it expires, and ``coupon.returned`` is emitted. Returning again changes
         nothing. Raises ``CouponNotFound``, or ``CouponRefused`` when that order did not
         redeem the coupon."""
-        at = _utc(at)
+        at = aware_utc(at, "coupon")
         with self._database.session() as session:
             coupon = _locked(session, code)
             redemption = _redemption(session, coupon, order_id)
@@ -262,10 +263,11 @@ class Coupons:
             zones = {}
             for chunk in _chunks(ids):
                 query = select(Customer).where(col(Customer.id).in_(chunk))
-                zones.update({c.id: _zone(c) for c in session.exec(query)})
-        at = _utc(at)
+                zones.update({c.id: customer_zone(c) for c in session.exec(query)})
+        at = aware_utc(at, "coupon")
         return [
-            _view(coupon, zones.get(coupon.customer_id) or _zone(None), at) for coupon in coupons
+            _view(coupon, zones.get(coupon.customer_id) or customer_zone(None), at)
+            for coupon in coupons
         ]
 
     def pool_counts(self, pool: str) -> tuple[int, int]:
@@ -288,7 +290,7 @@ class Coupons:
         file is harmless); one in another pool or already issued is a problem, and with any
         problem nothing is imported."""
         report = ImportReport()
-        at = _utc(at)
+        at = aware_utc(at, "coupon")
         with self._database.session() as session:
             known: dict[str, str] = {}  # code -> its pool
             issued: set[str] = set()
@@ -340,7 +342,7 @@ def _issue_in(
                 f"limit reached: the customer already has {held} coupon(s) of "
                 f"offer '{request.offer}' (at most {request.per_customer})"
             )
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     coupon = _new_coupon(request, at, zone)
     session.add(coupon)
     session.flush()  # the id, which the code is made from
@@ -488,17 +490,3 @@ def _fresh_code(session: Session, codes: CouponCodes, number: int) -> str:
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise ValueError(f"{at.isoformat()} has no time zone: coupon times must be aware")
-    return at.astimezone(UTC)
-
-
-def _zone(customer: Customer | None) -> ZoneInfo:
-    """The customer's zone; UTC for an unknown customer or a zone this system cannot read."""
-    try:
-        return ZoneInfo((customer.time_zone if customer else None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

@@ -19,9 +19,8 @@ time. Three rules keep that true under retries and concurrency:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, case, func, or_
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,7 @@ from journeys.store.loyalty_tables import (
     PointsEntry,
     PointsLot,
 )
+from journeys.store.moments import aware_utc, customer_zone
 from journeys.store.tables import Customer
 
 # Statuses a lot can still be spent or settled in (``IN``, not ``!= expired``: indexable).
@@ -86,7 +86,7 @@ class Points:
         """
         if points <= 0:
             raise ValueError(f"points earned must be positive, not {points}")
-        at = _utc(at)
+        at = aware_utc(at, "points")
         for _ in range(3):  # a conflict is a racing duplicate or a racing new customer
             with self._database.session() as session:
                 existing = _lot_by_ref(session, source_ref)
@@ -104,7 +104,7 @@ class Points:
                     reason=reason,
                     earned_at=at,
                     active_at=at + rules.pending,
-                    expires_at=rules.expiry.expires_at(at, _zone(customer)),
+                    expires_at=rules.expiry.expires_at(at, customer_zone(customer)),
                     source_ref=source_ref,
                 )
                 session.add(lot)
@@ -130,7 +130,7 @@ class Points:
         """
         if points <= 0:
             raise ValueError(f"points redeemed must be positive, not {points}")
-        at = _utc(at)
+        at = aware_utc(at, "points")
         with self._database.session() as session:
             customer = session.get(Customer, customer_id, with_for_update=True)
             done = _redeemed(session, customer_id, source_ref)
@@ -176,7 +176,7 @@ class Points:
         """
         if batch <= 0:
             raise ValueError(f"batch must be positive, not {batch}")
-        at = _utc(at)
+        at = aware_utc(at, "points")
         expires_at = col(PointsLot.expires_at)
         due = or_(
             expires_at <= at,
@@ -221,9 +221,9 @@ class Points:
         the first instant of the next period, so the day before that instant, in the
         customer's zone, is what "use them by" means to the customer.
         """
-        at = _utc(at)
+        at = aware_utc(at, "points")
         with self._database.session() as session:
-            zone = _zone(session.get(Customer, customer_id))
+            zone = customer_zone(session.get(Customer, customer_id))
             remaining = func.coalesce(func.sum(col(PointsLot.remaining)), 0)
             balance = session.exec(select(remaining).where(*_spendable(customer_id, at))).one()
             pending = session.exec(
@@ -272,21 +272,6 @@ class Points:
         with self._database.session() as session:
             query = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
             return list(session.exec(query.order_by(col(PointsEntry.id))).all())
-
-
-def _utc(at: datetime) -> datetime:
-    """A naive time would be read in the server's zone by ``astimezone``: refuse it."""
-    if at.tzinfo is None:
-        raise ValueError(f"{at.isoformat()} has no time zone: points times must be aware")
-    return at.astimezone(UTC)
-
-
-def _zone(customer: Customer | None) -> ZoneInfo:
-    """The customer's zone; UTC for an unknown customer or a zone this system cannot read."""
-    try:
-        return ZoneInfo((customer.time_zone if customer else None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _not_expired(at: datetime) -> Any:
